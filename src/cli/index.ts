@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { errorMessage, isWarrenError } from '../core/errors.js';
+import { registerCaCommands } from './commands/ca.js';
+
+/**
+ * The `warren` executable: every role and client command. This is the only
+ * place (with `up`) that composes roles; roles never import each other.
+ */
+const program = new Command()
+  .name('warren')
+  .description('P2P distribution network and self-hosted app cloud')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerCaCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const code = isWarrenError(err) ? err.code : 'ERROR';
+  process.stderr.write(`warren: ${errorMessage(err)}${code === 'ERROR' ? '' : ` [${code}]`}\n`);
+  process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
+}

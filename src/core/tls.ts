@@ -1,0 +1,199 @@
+import 'reflect-metadata';
+import { createPrivateKey, type KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import * as x509 from '@peculiar/x509';
+import { WarrenError } from './errors.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+/** Roles a certificate can carry (in the subject's OU). */
+export const ROLES = ['scheduler', 'peer', 'seed', 'manager', 'client', 'store', 'cloud'] as const;
+export type Role = (typeof ROLES)[number];
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY = 86_400_000;
+
+/** What a component needs to speak mTLS: the CA to trust and its own certificate and key (PEM). */
+export interface TlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** The file names inside a `--tls-dir`. */
+export const TLS_FILES = { ca: 'ca.crt', cert: 'tls.crt', key: 'tls.key', caKey: 'ca.key' } as const;
+
+async function newKeys(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+async function pemKey(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+function serial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f; // positive
+  return bytes.toString('hex');
+}
+
+/** Creates a CA in `dir` (ca.crt, ca.key mode 0600). Refuses to overwrite an existing one. */
+export async function initCa(dir: string, options: { name?: string; days?: number } = {}): Promise<void> {
+  if (existsSync(join(dir, TLS_FILES.caKey))) {
+    throw new WarrenError('CA_EXISTS', `a CA already exists in ${dir}; refusing to overwrite it`, 409);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keys = await newKeys();
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${options.name ?? 'Warren CA'}, O=warren`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + (options.days ?? 3650) * DAY),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  writeSecret(join(dir, TLS_FILES.caKey), await pemKey(keys.privateKey));
+  writeFileSync(join(dir, TLS_FILES.ca), cert.toString('pem'), { mode: 0o644 });
+}
+
+export interface IssueOptions {
+  role: Role;
+  name: string;
+  /** Extra DNS names and IP addresses for the certificate (localhost and loopback are always in). */
+  hosts?: string[];
+  days?: number;
+}
+
+/** Issues a certificate for a component, signed by the CA in `caDir`. */
+export async function issueCertificate(caDir: string, options: IssueOptions): Promise<TlsMaterial> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(options.name)) {
+    throw new WarrenError(
+      'BAD_NAME',
+      `certificate name '${options.name}' must be 1-63 of [A-Za-z0-9._-]`,
+      400,
+    );
+  }
+  const caPem = readFile(join(caDir, TLS_FILES.ca), 'CA certificate');
+  const caCert = new x509.X509Certificate(caPem);
+  const caKeyObject: KeyObject = createPrivateKey(readFile(join(caDir, TLS_FILES.caKey), 'CA key'));
+  const caKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    caKeyObject.export({ format: 'der', type: 'pkcs8' }),
+    ALG,
+    false,
+    ['sign'],
+  );
+  const keys = await newKeys();
+  const hosts = new Set(['localhost', '127.0.0.1', '::1', hostname(), ...(options.hosts ?? [])]);
+  const altNames: x509.JsonGeneralName[] = [
+    { type: 'url', value: `spiffe://warren/${options.role}/${options.name}` },
+  ];
+  for (const host of hosts) {
+    altNames.push(/^[\d.]+$|:/.test(host) ? { type: 'ip', value: host } : { type: 'dns', value: host });
+  }
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${options.name}, OU=${options.role}, O=warren`,
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + (options.days ?? 30) * DAY),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
+        true,
+      ),
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
+      new x509.SubjectAlternativeNameExtension(altNames),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { ca: caPem, cert: cert.toString('pem'), key: await pemKey(keys.privateKey) };
+}
+
+/** Writes ca.crt, tls.crt and tls.key (0600) into `dir`. */
+export function writeTlsDir(dir: string, material: TlsMaterial): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, TLS_FILES.ca), material.ca, { mode: 0o644 });
+  writeFileSync(join(dir, TLS_FILES.cert), material.cert, { mode: 0o644 });
+  writeSecret(join(dir, TLS_FILES.key), material.key);
+}
+
+export function loadTlsDir(dir: string): TlsMaterial {
+  return {
+    ca: readFile(join(dir, TLS_FILES.ca), 'CA certificate'),
+    cert: readFile(join(dir, TLS_FILES.cert), 'certificate'),
+    key: readFile(join(dir, TLS_FILES.key), 'private key'),
+  };
+}
+
+/** Who is on the other end of an mTLS connection, read from its verified certificate. */
+export interface PeerIdentity {
+  name: string;
+  role: string;
+}
+
+export function identityOf(socket: TLSSocket): PeerIdentity | undefined {
+  if (!socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (!cert?.subject) return undefined;
+  const cn = cert.subject.CN;
+  const ou = cert.subject.OU;
+  return {
+    name: Array.isArray(cn) ? (cn[0] ?? '') : (cn ?? ''),
+    role: Array.isArray(ou) ? (ou[0] ?? '') : (ou ?? ''),
+  };
+}
+
+/** Name (CN) in a PEM certificate. */
+export function certificateName(pem: string): string {
+  const cn = /CN=([^,\n]+)/.exec(new X509Certificate(pem).subject.replaceAll('\n', ','));
+  return cn?.[1] ?? '';
+}
+
+/**
+ * Server identity check for peer-to-peer connections: parents are reached by
+ * address, and what matters is that the certificate (already verified against
+ * the CA) names the peer the scheduler told us about.
+ */
+export function expectName(name: string) {
+  return (_host: string, cert: { subject?: { CN?: string | string[] } }): Error | undefined => {
+    const cn = cert.subject?.CN;
+    const actual = Array.isArray(cn) ? cn[0] : cn;
+    return actual === name ? undefined : new Error(`certificate names '${actual}', expected '${name}'`);
+  };
+}
+
+function writeSecret(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new WarrenError(
+      'TLS_MISSING',
+      `${what} not found at ${path} (run 'warren ca init' / 'warren ca issue')`,
+      400,
+    );
+  }
+}
