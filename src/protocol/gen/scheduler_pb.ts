@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scheduler.proto.
  */
 export const file_scheduler: GenFile = /*@__PURE__*/
-  fileDesc("Cg9zY2hlZHVsZXIucHJvdG8SE3dhcnJlbi5zY2hlZHVsZXIudjEiiwEKBEhvc3QSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCaXAYAyABKAkSEwoLdXBsb2FkX3BvcnQYBCABKA0SDwoHaXNfc2VlZBgFIAEoCBILCgNpZGMYBiABKAkSEAoIbG9jYXRpb24YByABKAkSFAoMdXBsb2FkX2xpbWl0GAggASgNItgCCg9SZWdpc3RlclJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSQgoHaGVhZGVycxgDIAMoCzIxLndhcnJlbi5zY2hlZHVsZXIudjEuUmVnaXN0ZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRILCgN0YWcYBCABKAkSEwoLYXBwbGljYXRpb24YBSABKAkSFAoMZmlsdGVyX3F1ZXJ5GAYgAygJEicKBGhvc3QYByABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHcGVlcl9pZBgIIAEoCRITCgtoZWxkX3BpZWNlcxgJIAMoDRIWCg5jb250ZW50X2xlbmd0aBgKIAEoBBIUCgxwaWVjZV9sZW5ndGgYCyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTQoIVGFza0luZm8SFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNIi0KC1BpZWNlRGlnZXN0Eg4KBm51bWJlchgBIAEoDRIOCgZzaGEyNTYYAiABKAwiUwoNUGllY2VGaW5pc2hlZBIOCgZudW1iZXIYASABKA0SEQoJcGFyZW50X2lkGAIgASgJEg8KB2Nvc3RfbXMYAyABKA0SDgoGc2hhMjU2GAQgASgMImQKC1BpZWNlRmFpbGVkEg4KBm51bWJlchgBIAEoDRIRCglwYXJlbnRfaWQYAiABKAkSMgoGcmVhc29uGAMgASgOMiIud2FycmVuLnNjaGVkdWxlci52MS5GYWlsdXJlUmVhc29uIioKEERvd25sb2FkRmluaXNoZWQSFgoOY29udGVudF9zaGEyNTYYASABKAwiNgoORG93bmxvYWRGYWlsZWQSDwoHbWVzc2FnZRgBIAEoCRITCgtmcm9tX3NvdXJjZRgCIAEoCCIkChFSZXNjaGVkdWxlUmVxdWVzdBIPCgdleGNsdWRlGAEgAygJIsgDChNBbm5vdW5jZVBlZXJSZXF1ZXN0EjgKCHJlZ2lzdGVyGAEgASgLMiQud2FycmVuLnNjaGVkdWxlci52MS5SZWdpc3RlclJlcXVlc3RIABIyCgl0YXNrX2luZm8YAiABKAsyHS53YXJyZW4uc2NoZWR1bGVyLnYxLlRhc2tJbmZvSAASPAoOcGllY2VfZmluaXNoZWQYAyABKAsyIi53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmluaXNoZWRIABI4CgxwaWVjZV9mYWlsZWQYBCABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmFpbGVkSAASQgoRZG93bmxvYWRfZmluaXNoZWQYBSABKAsyJS53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmluaXNoZWRIABI+Cg9kb3dubG9hZF9mYWlsZWQYBiABKAsyIy53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmFpbGVkSAASPAoKcmVzY2hlZHVsZRgHIAEoCzImLndhcnJlbi5zY2hlZHVsZXIudjEuUmVzY2hlZHVsZVJlcXVlc3RIAEIJCgdtZXNzYWdlIlMKBlBhcmVudBIPCgdwZWVyX2lkGAEgASgJEicKBGhvc3QYAiABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHaXNfc2VlZBgDIAEoCCKYAQoITWFuaWZlc3QSFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNEjEKB2RpZ2VzdHMYBCADKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0EhYKDmNvbnRlbnRfc2hhMjU2GAUgASgMIlkKDFBpZWNlRGlnZXN0cxIxCgdkaWdlc3RzGAEgAygLMiAud2FycmVuLnNjaGVkdWxlci52MS5QaWVjZURpZ2VzdBIWCg5jb250ZW50X3NoYTI1NhgCIAEoDCI/Cg9QYXJlbnRzUmVzcG9uc2USLAoHcGFyZW50cxgBIAMoCzIbLndhcnJlbi5zY2hlZHVsZXIudjEuUGFyZW50Ih4KDEJhY2tUb1NvdXJjZRIOCgZyZWFzb24YASABKAkihgIKFEFubm91bmNlUGVlclJlc3BvbnNlEjEKCG1hbmlmZXN0GAEgASgLMh0ud2FycmVuLnNjaGVkdWxlci52MS5NYW5pZmVzdEgAEjoKDXBpZWNlX2RpZ2VzdHMYAiABKAsyIS53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0c0gAEjcKB3BhcmVudHMYAyABKAsyJC53YXJyZW4uc2NoZWR1bGVyLnYxLlBhcmVudHNSZXNwb25zZUgAEjsKDmJhY2tfdG9fc291cmNlGAQgASgLMiEud2FycmVuLnNjaGVkdWxlci52MS5CYWNrVG9Tb3VyY2VIAEIJCgdtZXNzYWdlIj4KE1NlZWRBbm5vdW5jZVJlcXVlc3QSJwoEaG9zdBgBIAEoCzIZLndhcnJlbi5zY2hlZHVsZXIudjEuSG9zdCLTAQoLU2VlZFRyaWdnZXISDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSPgoHaGVhZGVycxgDIAMoCzItLndhcnJlbi5zY2hlZHVsZXIudjEuU2VlZFRyaWdnZXIuSGVhZGVyc0VudHJ5EgsKA3RhZxgEIAEoCRITCgthcHBsaWNhdGlvbhgFIAEoCRIUCgxmaWx0ZXJfcXVlcnkYBiADKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMAoMTGVhdmVSZXF1ZXN0Eg8KB3BlZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSIPCg1MZWF2ZVJlc3BvbnNlIiIKD1N0YXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJImUKEFN0YXRUYXNrUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRISCgpwZWVyX2NvdW50GAIgASgNEhQKDGhhc19tYW5pZmVzdBgDIAEoCBIWCg5jb250ZW50X2xlbmd0aBgEIAEoBCqmAQoNRmFpbHVyZVJlYXNvbhIeChpGQUlMVVJFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUZBSUxVUkVfUkVBU09OX0JBRF9ESUdFU1QQARIeChpGQUlMVVJFX1JFQVNPTl9VTlJFQUNIQUJMRRACEhoKFkZBSUxVUkVfUkVBU09OX1RJTUVPVVQQAxIaChZGQUlMVVJFX1JFQVNPTl9SRUZVU0VEEAQyhgMKEFNjaGVkdWxlclNlcnZpY2USZwoMQW5ub3VuY2VQZWVyEigud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZVBlZXJSZXF1ZXN0Gikud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZVBlZXJSZXNwb25zZSgBMAESXAoMQW5ub3VuY2VTZWVkEigud2FycmVuLnNjaGVkdWxlci52MS5TZWVkQW5ub3VuY2VSZXF1ZXN0GiAud2FycmVuLnNjaGVkdWxlci52MS5TZWVkVHJpZ2dlcjABElIKCUxlYXZlUGVlchIhLndhcnJlbi5zY2hlZHVsZXIudjEuTGVhdmVSZXF1ZXN0GiIud2FycmVuLnNjaGVkdWxlci52MS5MZWF2ZVJlc3BvbnNlElcKCFN0YXRUYXNrEiQud2FycmVuLnNjaGVkdWxlci52MS5TdGF0VGFza1JlcXVlc3QaJS53YXJyZW4uc2NoZWR1bGVyLnYxLlN0YXRUYXNrUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Cg9zY2hlZHVsZXIucHJvdG8SE3dhcnJlbi5zY2hlZHVsZXIudjEiiwEKBEhvc3QSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCaXAYAyABKAkSEwoLdXBsb2FkX3BvcnQYBCABKA0SDwoHaXNfc2VlZBgFIAEoCBILCgNpZGMYBiABKAkSEAoIbG9jYXRpb24YByABKAkSFAoMdXBsb2FkX2xpbWl0GAggASgNItgCCg9SZWdpc3RlclJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSQgoHaGVhZGVycxgDIAMoCzIxLndhcnJlbi5zY2hlZHVsZXIudjEuUmVnaXN0ZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRILCgN0YWcYBCABKAkSEwoLYXBwbGljYXRpb24YBSABKAkSFAoMZmlsdGVyX3F1ZXJ5GAYgAygJEicKBGhvc3QYByABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHcGVlcl9pZBgIIAEoCRITCgtoZWxkX3BpZWNlcxgJIAMoDRIWCg5jb250ZW50X2xlbmd0aBgKIAEoBBIUCgxwaWVjZV9sZW5ndGgYCyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTQoIVGFza0luZm8SFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNIi0KC1BpZWNlRGlnZXN0Eg4KBm51bWJlchgBIAEoDRIOCgZzaGEyNTYYAiABKAwiUwoNUGllY2VGaW5pc2hlZBIOCgZudW1iZXIYASABKA0SEQoJcGFyZW50X2lkGAIgASgJEg8KB2Nvc3RfbXMYAyABKA0SDgoGc2hhMjU2GAQgASgMImQKC1BpZWNlRmFpbGVkEg4KBm51bWJlchgBIAEoDRIRCglwYXJlbnRfaWQYAiABKAkSMgoGcmVhc29uGAMgASgOMiIud2FycmVuLnNjaGVkdWxlci52MS5GYWlsdXJlUmVhc29uIioKEERvd25sb2FkRmluaXNoZWQSFgoOY29udGVudF9zaGEyNTYYASABKAwiNgoORG93bmxvYWRGYWlsZWQSDwoHbWVzc2FnZRgBIAEoCRITCgtmcm9tX3NvdXJjZRgCIAEoCCIkChFSZXNjaGVkdWxlUmVxdWVzdBIPCgdleGNsdWRlGAEgAygJIsgDChNBbm5vdW5jZVBlZXJSZXF1ZXN0EjgKCHJlZ2lzdGVyGAEgASgLMiQud2FycmVuLnNjaGVkdWxlci52MS5SZWdpc3RlclJlcXVlc3RIABIyCgl0YXNrX2luZm8YAiABKAsyHS53YXJyZW4uc2NoZWR1bGVyLnYxLlRhc2tJbmZvSAASPAoOcGllY2VfZmluaXNoZWQYAyABKAsyIi53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmluaXNoZWRIABI4CgxwaWVjZV9mYWlsZWQYBCABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmFpbGVkSAASQgoRZG93bmxvYWRfZmluaXNoZWQYBSABKAsyJS53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmluaXNoZWRIABI+Cg9kb3dubG9hZF9mYWlsZWQYBiABKAsyIy53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmFpbGVkSAASPAoKcmVzY2hlZHVsZRgHIAEoCzImLndhcnJlbi5zY2hlZHVsZXIudjEuUmVzY2hlZHVsZVJlcXVlc3RIAEIJCgdtZXNzYWdlIlMKBlBhcmVudBIPCgdwZWVyX2lkGAEgASgJEicKBGhvc3QYAiABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHaXNfc2VlZBgDIAEoCCKYAQoITWFuaWZlc3QSFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNEjEKB2RpZ2VzdHMYBCADKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0EhYKDmNvbnRlbnRfc2hhMjU2GAUgASgMIlkKDFBpZWNlRGlnZXN0cxIxCgdkaWdlc3RzGAEgAygLMiAud2FycmVuLnNjaGVkdWxlci52MS5QaWVjZURpZ2VzdBIWCg5jb250ZW50X3NoYTI1NhgCIAEoDCI/Cg9QYXJlbnRzUmVzcG9uc2USLAoHcGFyZW50cxgBIAMoCzIbLndhcnJlbi5zY2hlZHVsZXIudjEuUGFyZW50Ih4KDEJhY2tUb1NvdXJjZRIOCgZyZWFzb24YASABKAkihgIKFEFubm91bmNlUGVlclJlc3BvbnNlEjEKCG1hbmlmZXN0GAEgASgLMh0ud2FycmVuLnNjaGVkdWxlci52MS5NYW5pZmVzdEgAEjoKDXBpZWNlX2RpZ2VzdHMYAiABKAsyIS53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0c0gAEjcKB3BhcmVudHMYAyABKAsyJC53YXJyZW4uc2NoZWR1bGVyLnYxLlBhcmVudHNSZXNwb25zZUgAEjsKDmJhY2tfdG9fc291cmNlGAQgASgLMiEud2FycmVuLnNjaGVkdWxlci52MS5CYWNrVG9Tb3VyY2VIAEIJCgdtZXNzYWdlIj4KE0Fubm91bmNlSG9zdFJlcXVlc3QSJwoEaG9zdBgBIAEoCzIZLndhcnJlbi5zY2hlZHVsZXIudjEuSG9zdCLTAQoLU2VlZFRyaWdnZXISDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSPgoHaGVhZGVycxgDIAMoCzItLndhcnJlbi5zY2hlZHVsZXIudjEuU2VlZFRyaWdnZXIuSGVhZGVyc0VudHJ5EgsKA3RhZxgEIAEoCRITCgthcHBsaWNhdGlvbhgFIAEoCRIUCgxmaWx0ZXJfcXVlcnkYBiADKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXgoJSG9zdEV2ZW50EjgKDHNlZWRfdHJpZ2dlchgBIAEoCzIgLndhcnJlbi5zY2hlZHVsZXIudjEuU2VlZFRyaWdnZXJIABIOCgRwaW5nGAIgASgISABCBwoFZXZlbnQiMAoMTGVhdmVSZXF1ZXN0Eg8KB3BlZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSIPCg1MZWF2ZVJlc3BvbnNlIiIKD1N0YXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJImUKEFN0YXRUYXNrUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRISCgpwZWVyX2NvdW50GAIgASgNEhQKDGhhc19tYW5pZmVzdBgDIAEoCBIWCg5jb250ZW50X2xlbmd0aBgEIAEoBCqmAQoNRmFpbHVyZVJlYXNvbhIeChpGQUlMVVJFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUZBSUxVUkVfUkVBU09OX0JBRF9ESUdFU1QQARIeChpGQUlMVVJFX1JFQVNPTl9VTlJFQUNIQUJMRRACEhoKFkZBSUxVUkVfUkVBU09OX1RJTUVPVVQQAxIaChZGQUlMVVJFX1JFQVNPTl9SRUZVU0VEEAQyhAMKEFNjaGVkdWxlclNlcnZpY2USZwoMQW5ub3VuY2VQZWVyEigud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZVBlZXJSZXF1ZXN0Gikud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZVBlZXJSZXNwb25zZSgBMAESWgoMQW5ub3VuY2VIb3N0Eigud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZUhvc3RSZXF1ZXN0Gh4ud2FycmVuLnNjaGVkdWxlci52MS5Ib3N0RXZlbnQwARJSCglMZWF2ZVBlZXISIS53YXJyZW4uc2NoZWR1bGVyLnYxLkxlYXZlUmVxdWVzdBoiLndhcnJlbi5zY2hlZHVsZXIudjEuTGVhdmVSZXNwb25zZRJXCghTdGF0VGFzaxIkLndhcnJlbi5zY2hlZHVsZXIudjEuU3RhdFRhc2tSZXF1ZXN0GiUud2FycmVuLnNjaGVkdWxlci52MS5TdGF0VGFza1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * Where a peer's upload server can be reached and how loaded it may be.
@@ -555,12 +555,14 @@ export const AnnouncePeerResponseSchema: GenMessage<AnnouncePeerResponse> = /*@_
   messageDesc(file_scheduler, 15);
 
 /**
- * A seed peer keeps this stream open; the scheduler sends it tasks to fetch
+ * Every peer daemon keeps this stream open while it runs: it is how the
+ * scheduler knows the host is alive (when it ends, all the host's peers leave
+ * every task), and seed peers receive on it the tasks to fetch from the origin
  * before the first ordinary peer needs them.
  *
- * @generated from message warren.scheduler.v1.SeedAnnounceRequest
+ * @generated from message warren.scheduler.v1.AnnounceHostRequest
  */
-export type SeedAnnounceRequest = Message<"warren.scheduler.v1.SeedAnnounceRequest"> & {
+export type AnnounceHostRequest = Message<"warren.scheduler.v1.AnnounceHostRequest"> & {
   /**
    * @generated from field: warren.scheduler.v1.Host host = 1;
    */
@@ -568,10 +570,10 @@ export type SeedAnnounceRequest = Message<"warren.scheduler.v1.SeedAnnounceReque
 };
 
 /**
- * Describes the message warren.scheduler.v1.SeedAnnounceRequest.
- * Use `create(SeedAnnounceRequestSchema)` to create a new message.
+ * Describes the message warren.scheduler.v1.AnnounceHostRequest.
+ * Use `create(AnnounceHostRequestSchema)` to create a new message.
  */
-export const SeedAnnounceRequestSchema: GenMessage<SeedAnnounceRequest> = /*@__PURE__*/
+export const AnnounceHostRequestSchema: GenMessage<AnnounceHostRequest> = /*@__PURE__*/
   messageDesc(file_scheduler, 16);
 
 /**
@@ -617,6 +619,37 @@ export const SeedTriggerSchema: GenMessage<SeedTrigger> = /*@__PURE__*/
   messageDesc(file_scheduler, 17);
 
 /**
+ * @generated from message warren.scheduler.v1.HostEvent
+ */
+export type HostEvent = Message<"warren.scheduler.v1.HostEvent"> & {
+  /**
+   * @generated from oneof warren.scheduler.v1.HostEvent.event
+   */
+  event: {
+    /**
+     * @generated from field: warren.scheduler.v1.SeedTrigger seed_trigger = 1;
+     */
+    value: SeedTrigger;
+    case: "seedTrigger";
+  } | {
+    /**
+     * keepalive so that dead connections are noticed
+     *
+     * @generated from field: bool ping = 2;
+     */
+    value: boolean;
+    case: "ping";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message warren.scheduler.v1.HostEvent.
+ * Use `create(HostEventSchema)` to create a new message.
+ */
+export const HostEventSchema: GenMessage<HostEvent> = /*@__PURE__*/
+  messageDesc(file_scheduler, 18);
+
+/**
  * @generated from message warren.scheduler.v1.LeaveRequest
  */
 export type LeaveRequest = Message<"warren.scheduler.v1.LeaveRequest"> & {
@@ -636,7 +669,7 @@ export type LeaveRequest = Message<"warren.scheduler.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_scheduler, 18);
+  messageDesc(file_scheduler, 19);
 
 /**
  * @generated from message warren.scheduler.v1.LeaveResponse
@@ -649,7 +682,7 @@ export type LeaveResponse = Message<"warren.scheduler.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_scheduler, 19);
+  messageDesc(file_scheduler, 20);
 
 /**
  * @generated from message warren.scheduler.v1.StatTaskRequest
@@ -666,7 +699,7 @@ export type StatTaskRequest = Message<"warren.scheduler.v1.StatTaskRequest"> & {
  * Use `create(StatTaskRequestSchema)` to create a new message.
  */
 export const StatTaskRequestSchema: GenMessage<StatTaskRequest> = /*@__PURE__*/
-  messageDesc(file_scheduler, 20);
+  messageDesc(file_scheduler, 21);
 
 /**
  * @generated from message warren.scheduler.v1.StatTaskResponse
@@ -698,7 +731,7 @@ export type StatTaskResponse = Message<"warren.scheduler.v1.StatTaskResponse"> &
  * Use `create(StatTaskResponseSchema)` to create a new message.
  */
 export const StatTaskResponseSchema: GenMessage<StatTaskResponse> = /*@__PURE__*/
-  messageDesc(file_scheduler, 21);
+  messageDesc(file_scheduler, 22);
 
 /**
  * @generated from enum warren.scheduler.v1.FailureReason
@@ -753,12 +786,12 @@ export const SchedulerService: GenService<{
     output: typeof AnnouncePeerResponseSchema;
   },
   /**
-   * @generated from rpc warren.scheduler.v1.SchedulerService.AnnounceSeed
+   * @generated from rpc warren.scheduler.v1.SchedulerService.AnnounceHost
    */
-  announceSeed: {
+  announceHost: {
     methodKind: "server_streaming";
-    input: typeof SeedAnnounceRequestSchema;
-    output: typeof SeedTriggerSchema;
+    input: typeof AnnounceHostRequestSchema;
+    output: typeof HostEventSchema;
   },
   /**
    * @generated from rpc warren.scheduler.v1.SchedulerService.LeavePeer
