@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { errorMessage, isWarrenError } from '../core/errors.js';
 import { registerCaCommands } from './commands/ca.js';
+import { registerGetCommand } from './commands/get.js';
+import { registerPeerCommand } from './commands/peer.js';
+import { registerTaskCommands } from './commands/task.js';
 
 /**
  * The `warren` executable: every role and client command. This is the only
@@ -13,6 +16,9 @@ const program = new Command()
   .showHelpAfterError();
 
 registerCaCommands(program);
+registerPeerCommand(program);
+registerGetCommand(program);
+registerTaskCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/log.js';
+import { PeerConfigSchema } from '../../peer/config.js';
+import { Peer } from '../../peer/peer.js';
+import { roleOptions, untilSignal } from '../role-options.js';
+
+interface PeerFlags {
+  config?: string;
+  tlsDir?: string;
+  opsListen?: string;
+  logLevel?: string;
+  data?: string;
+  listen?: string;
+  scheduler?: string;
+  socket?: string;
+  seed?: boolean;
+  advertiseIp?: string;
+}
+
+/** `warren peer`: the peer daemon (`--seed` for a seed peer). */
+export function registerPeerCommand(program: Command): void {
+  roleOptions(program.command('peer'))
+    .description('run a peer daemon (with --seed, a seed peer that fetches from origins)')
+    .option('--data <dir>', 'data folder (tasks, socket, default TLS folder)')
+    .option('--listen <addr>', 'upload server address host:port')
+    .option('--advertise-ip <ip>', 'address other peers use to reach this one')
+    .option('--scheduler <addr>', 'scheduler host:port')
+    .option('--socket <path>', 'local API socket path (default <data>/peer.sock)')
+    .option('--seed', 'run as a seed peer')
+    .action(async (flags: PeerFlags) => {
+      const config = loadConfig(PeerConfigSchema, {
+        file: flags.config,
+        flags: {
+          data: flags.data,
+          listen: flags.listen,
+          advertiseIp: flags.advertiseIp,
+          scheduler: flags.scheduler,
+          socket: flags.socket,
+          seed: flags.seed,
+          tlsDir: flags.tlsDir,
+          opsListen: flags.opsListen,
+          logLevel: flags.logLevel,
+        },
+      });
+      const log = createLogger({ level: config.logLevel, name: config.seed ? 'seed' : 'peer' });
+      const peer = new Peer(config, log);
+      await peer.start();
+      process.stdout.write(
+        `${JSON.stringify({
+          listening: `${peer.host.ip}:${peer.uploadPort}`,
+          socket: peer.socketPath,
+          ops: `127.0.0.1:${peer.opsPort}`,
+          hostId: peer.host.id,
+        })}\n`,
+      );
+      await untilSignal();
+      await peer.stop();
+    });
+}

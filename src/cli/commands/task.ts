@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { formatBytes } from '../../core/units.js';
+import type { TaskStatus } from '../../peer/api/local-api.js';
+import { PeerClient } from '../peer-client.js';
+import { DEFAULT_SOCKET } from './get.js';
+
+/** `warren task ls` / `warren task rm ID` on the local peer. */
+export function registerTaskCommands(program: Command): void {
+  const task = program.command('task').description('tasks held by the local peer');
+  task
+    .command('ls')
+    .description('list tasks')
+    .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { socket: string; json?: boolean }) => {
+      const client = new PeerClient(opts.socket);
+      try {
+        const { tasks } = await client.json<{ tasks: TaskStatus[] }>('GET', '/v1/tasks');
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(tasks)}\n`);
+          return;
+        }
+        process.stdout.write('TASK ID           STATE      SIZE        PIECES   URL\n');
+        for (const t of tasks) {
+          const size = t.contentLength === null ? '?' : formatBytes(t.contentLength);
+          process.stdout.write(
+            `${t.taskId.slice(0, 16)}  ${t.state.padEnd(9)}  ${size.padEnd(10)}  ${`${t.piecesHeld}/${t.pieceCount}`.padEnd(7)}  ${t.url}\n`,
+          );
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  task
+    .command('rm <taskId>')
+    .description('remove a task and its data (refused while it is in use)')
+    .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
+    .action(async (taskId: string, opts: { socket: string }) => {
+      const client = new PeerClient(opts.socket);
+      try {
+        await client.json('DELETE', `/v1/tasks/${taskId}`);
+        process.stdout.write(`removed ${taskId}\n`);
+      } finally {
+        await client.close();
+      }
+    });
+}

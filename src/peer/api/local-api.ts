@@ -1,0 +1,205 @@
+import { once } from 'node:events';
+import { chmod, chown, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { errorMessage, isWarrenError, WarrenError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { isTaskId } from '../../core/task.js';
+import type { StoredTask } from '../storage/stored-task.js';
+import { type DownloadBody, parseDownloadBody } from './download-body.js';
+
+/** What the local API needs from the peer daemon. */
+export interface LocalApiComponents {
+  log: Logger;
+  startDownload(body: DownloadBody): Promise<{ taskId: string }>;
+  listTasks(): TaskStatus[];
+  taskStatus(taskId: string): TaskStatus | undefined;
+  storedTask(taskId: string): StoredTask | undefined;
+  removeTask(taskId: string): Promise<void>;
+}
+
+export interface TaskStatus {
+  taskId: string;
+  url: string;
+  state: 'running' | 'succeeded' | 'failed' | 'stored';
+  contentLength: number | null;
+  pieceCount: number;
+  piecesHeld: number;
+  inUse: boolean;
+  lastAccess: string;
+  error?: { code: string; message: string };
+  stats?: Record<string, number>;
+}
+
+export interface LocalApiInit {
+  socketPath: string;
+  /** 0o600 by default; 0o660 with `group` lets that group's members use the peer. */
+  mode: number;
+  group?: number;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/**
+ * The peer's local API, on a unix socket that only its own user (or group)
+ * may open: the file mode is the authentication (Dragonfly's threat 2).
+ */
+export class LocalApi {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly c: LocalApiComponents,
+    private readonly init: LocalApiInit,
+  ) {}
+
+  async start(): Promise<void> {
+    await rm(this.init.socketPath, { force: true });
+    const server = createServer((req, res) => {
+      this.route(req, res).catch((err) => sendError(res, err, this.c.log));
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 0; // content streams last as long as the download
+    // The socket is created with no permissions for others at all, then
+    // given its final mode: there is no moment when another user could open it.
+    const previous = process.umask(0o177);
+    try {
+      server.listen(this.init.socketPath);
+      await once(server, 'listening');
+    } finally {
+      process.umask(previous);
+    }
+    if (this.init.group !== undefined)
+      await chown(this.init.socketPath, process.getuid?.() ?? 0, this.init.group);
+    await chmod(this.init.socketPath, this.init.mode);
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(this.init.socketPath, { force: true });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] !== 'v1') throw new WarrenError('NOT_FOUND', `no route ${url.pathname}`, 404);
+    if (parts[1] === 'downloads' && parts.length === 2 && req.method === 'POST') {
+      const body = parseDownloadBody(await readBody(req));
+      return sendJson(res, 200, await this.c.startDownload(body));
+    }
+    if (parts[1] === 'tasks' && parts.length === 2 && req.method === 'GET') {
+      return sendJson(res, 200, { tasks: this.c.listTasks() });
+    }
+    const id = parts[2] ?? '';
+    if (parts[1] !== 'tasks' || !isTaskId(id))
+      throw new WarrenError('NOT_FOUND', `no route ${url.pathname}`, 404);
+    if (parts.length === 3 && req.method === 'GET') {
+      const status = this.c.taskStatus(id);
+      if (!status) throw new WarrenError('TASK_NOT_FOUND', `no task ${id} on this peer`, 404);
+      return sendJson(res, 200, status);
+    }
+    if (parts.length === 3 && req.method === 'DELETE') {
+      await this.c.removeTask(id);
+      return sendJson(res, 200, { removed: id });
+    }
+    if (parts.length === 4 && parts[3] === 'content' && req.method === 'GET') {
+      const task = this.c.storedTask(id);
+      if (!task) throw new WarrenError('TASK_NOT_FOUND', `no task ${id} on this peer`, 404);
+      return streamContent(task, res);
+    }
+    throw new WarrenError('NOT_FOUND', `no route ${req.method} ${url.pathname}`, 404);
+  }
+}
+
+/**
+ * Streams a task's content in order, each run of consecutive verified pieces
+ * as soon as it is there; ends the connection abruptly if the download fails
+ * so that a reader can never mistake a partial body for the whole.
+ */
+async function streamContent(task: StoredTask, res: ServerResponse): Promise<void> {
+  const release = task.acquire();
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
+  try {
+    if (!task.hasShape) await waitFor(task, () => task.hasShape, gone.signal);
+    const total = task.pieces.size;
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': task.meta.contentLength!,
+    });
+    let n = 0;
+    while (n < total) {
+      if (!task.pieces.has(n)) await waitFor(task, () => task.pieces.has(n), gone.signal);
+      let last = n;
+      while (last + 1 < total && task.pieces.has(last + 1)) last++;
+      const stream = task.createReadStream(task.range(n).start, task.range(last).end);
+      gone.signal.addEventListener('abort', () => stream.destroy(), { once: true });
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (!res.write(chunk)) await once(res, 'drain', { signal: gone.signal });
+      }
+      n = last + 1;
+    }
+    res.end();
+  } catch (err) {
+    if (!res.headersSent) throw err;
+    res.destroy();
+  } finally {
+    release();
+  }
+}
+
+/** Resolves when `ready()` holds after a task event; rejects if the task fails or goes. */
+function waitFor(task: StoredTask, ready: () => boolean, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (ready()) done();
+    };
+    const failed = (err?: Error) =>
+      done(err ?? new WarrenError('TASK_REMOVED', `task ${task.id} was removed`, 410));
+    const aborted = () => done(new WarrenError('CLIENT_GONE', 'reader went away', 499));
+    const done = (err?: Error) => {
+      task.off('piece', check);
+      task.off('shape', check);
+      task.off('failed', failed);
+      task.off('removed', failed);
+      signal.removeEventListener('abort', aborted);
+      if (err) reject(err);
+      else resolve();
+    };
+    task.on('piece', check);
+    task.on('shape', check);
+    task.once('failed', failed);
+    task.once('removed', failed);
+    signal.addEventListener('abort', aborted, { once: true });
+    if (task.failure) failed(task.failure);
+    else check();
+  });
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new WarrenError('BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`, 413);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new WarrenError('BAD_JSON', 'request body is not valid JSON', 400);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  const e = isWarrenError(err) ? err : new WarrenError('INTERNAL', errorMessage(err), 500);
+  if (e.status >= 500) log.warn({ err: errorMessage(err) }, 'local API error');
+  if (res.headersSent) res.destroy();
+  else sendJson(res, e.status, e.toJSON());
+}

@@ -1,0 +1,132 @@
+import { Pool } from 'undici';
+import { WarrenError } from '../../core/errors.js';
+import { formatHostPort } from '../../core/net.js';
+import { expectName, type TlsMaterial } from '../../core/tls.js';
+
+/** Where a parent's upload server is and which certificate name it must present. */
+export interface ParentAddress {
+  hostId: string;
+  ip: string;
+  port: number;
+}
+
+/** Lines of a parent's `/tasks/{id}/pieces` stream. */
+export type AvailabilityEvent = { pieces: number[] } | { piece: number } | { done: true };
+
+const MAX_LINE = 1024 * 1024;
+
+/**
+ * A keep-alive pool of mTLS connections to one parent's upload server. The
+ * parent must present a CA-signed certificate naming the host the scheduler
+ * announced, so a peer cannot stand in for another.
+ */
+export class ParentClient {
+  private readonly pool: Pool;
+
+  constructor(
+    readonly address: ParentAddress,
+    tls: TlsMaterial,
+    connections: number,
+  ) {
+    this.pool = new Pool(`https://${formatHostPort(address.ip, address.port)}`, {
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: 15_000,
+      bodyTimeout: 30_000,
+      connect: {
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        timeout: 5_000,
+        checkServerIdentity: expectName(address.hostId),
+      },
+    });
+  }
+
+  /** Reads bytes [start, start + into.length) of a task into `into`. */
+  async fetchRange(taskId: string, start: number, into: Buffer, signal?: AbortSignal): Promise<void> {
+    const end = start + into.length - 1;
+    const res = await this.pool.request({
+      path: `/tasks/${taskId}`,
+      method: 'GET',
+      headers: { range: `bytes=${start}-${end}` },
+      signal,
+    });
+    if (res.statusCode !== 206) {
+      const body = await res.body.text().catch(() => '');
+      const code =
+        res.statusCode === 503 ? 'PARENT_BUSY' : res.statusCode === 404 ? 'PARENT_NOT_HELD' : 'PARENT_ERROR';
+      throw new WarrenError(
+        code,
+        `parent ${this.address.hostId} answered ${res.statusCode}: ${body.slice(0, 200)}`,
+        502,
+      );
+    }
+    let filled = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      if (filled + chunk.length > into.length) {
+        res.body.destroy();
+        throw new WarrenError(
+          'PARENT_TOO_LONG',
+          `parent ${this.address.hostId} sent more than was asked`,
+          502,
+        );
+      }
+      chunk.copy(into, filled);
+      filled += chunk.length;
+    }
+    if (filled !== into.length) {
+      throw new WarrenError(
+        'PARENT_SHORT',
+        `parent ${this.address.hostId} sent ${filled} of ${into.length} bytes`,
+        502,
+      );
+    }
+  }
+
+  /** Follows the parent's piece availability for a task until done, error or abort. */
+  async watch(
+    taskId: string,
+    onEvent: (event: AvailabilityEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const res = await this.pool.request({
+      path: `/tasks/${taskId}/pieces`,
+      method: 'GET',
+      signal,
+      bodyTimeout: 0,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.text().catch(() => '');
+      const code = res.statusCode === 404 ? 'PARENT_NO_TASK' : 'PARENT_ERROR';
+      throw new WarrenError(code, `parent ${this.address.hostId} answered ${res.statusCode} for pieces`, 502);
+    }
+    let pending = '';
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      pending += chunk.toString('utf8');
+      if (pending.length > MAX_LINE) throw new WarrenError('PARENT_ERROR', 'piece stream line too long', 502);
+      let nl = pending.indexOf('\n');
+      while (nl >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line) onEvent(parseEvent(line, this.address.hostId));
+        nl = pending.indexOf('\n');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+function parseEvent(line: string, hostId: string): AvailabilityEvent {
+  const value = JSON.parse(line) as Record<string, unknown>;
+  if (Array.isArray(value.pieces) && value.pieces.every((n) => Number.isInteger(n))) {
+    return { pieces: value.pieces as number[] };
+  }
+  if (Number.isInteger(value.piece)) return { piece: value.piece as number };
+  if (value.done === true) return { done: true };
+  throw new WarrenError('PARENT_ERROR', `parent ${hostId} sent an unreadable piece event`, 502);
+}

@@ -1,0 +1,417 @@
+import { createHash } from 'node:crypto';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import type { Client } from '@connectrpc/connect';
+import { AsyncQueue } from '../../core/async-queue.js';
+import { errorMessage, WarrenError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import {
+  type AnnouncePeerRequest,
+  AnnouncePeerRequestSchema,
+  type AnnouncePeerResponse,
+  FailureReason,
+  type Host,
+  type Manifest,
+  type SchedulerService,
+} from '../../protocol/gen/scheduler_pb.js';
+import type { HttpSource } from '../source/http-source.js';
+import type { StoredTask } from '../storage/stored-task.js';
+import type { TaskStore } from '../storage/task-store.js';
+import type { DownloadMetrics } from './metrics.js';
+import { type ParentPools, ParentState } from './parents.js';
+import { pickPiece } from './piece-picker.js';
+import { fetchFromSource } from './source-fetch.js';
+
+export interface DownloadComponents {
+  store: TaskStore;
+  /** Absent when the peer runs without a scheduler: every download goes to the origin. */
+  scheduler?: Client<typeof SchedulerService>;
+  source: HttpSource;
+  pools: ParentPools;
+  host: Host;
+  log: Logger;
+  metrics: DownloadMetrics;
+}
+
+export interface DownloadInit {
+  /** Bytes of piece buffers in flight at once; sets how many pieces are fetched concurrently. */
+  memoryBudget: number;
+  perParentLimit: number;
+  /** With nothing arriving for this long, ask the scheduler for other parents. */
+  stallTimeout: number;
+  /** Reschedule requests without progress before going to the origin ourselves. */
+  maxReschedules: number;
+}
+
+export interface DownloadRequest {
+  taskId: string;
+  url: string;
+  headers: Record<string, string>;
+  tag: string;
+  application: string;
+  filterQuery: string[];
+}
+
+export interface DownloadStats {
+  piecesFromParents: number;
+  piecesFromSource: number;
+  piecesResumed: number;
+  bytesFromParents: number;
+  bytesFromSource: number;
+  badPieces: number;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/**
+ * One download of one task by this peer: the scheduler stream, the parents,
+ * the piece loop and, when told to, the origin. Every piece from a parent is
+ * checked against the manifest the scheduler relayed before it is written;
+ * a parent that sends a bad piece is reported and dropped.
+ */
+export class TaskDownload {
+  readonly stats: DownloadStats = {
+    piecesFromParents: 0,
+    piecesFromSource: 0,
+    piecesResumed: 0,
+    bytesFromParents: 0,
+    bytesFromSource: 0,
+    badPieces: 0,
+  };
+  state: 'running' | 'succeeded' | 'failed' = 'running';
+  error: Error | undefined;
+  readonly done: Promise<void>;
+  readonly peerId: string;
+  private task!: StoredTask;
+  private readonly parents = new Map<string, ParentState>();
+  private readonly blocked = new Set<string>();
+  private readonly inFlight = new Set<number>();
+  private readonly buffers: Buffer[] = [];
+  private readonly requests = new AsyncQueue<AnnouncePeerRequest>(100_000);
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private sourcing: Promise<void> | undefined;
+  private contentSha256: Buffer | undefined;
+  private cursor = 0;
+  private lastProgress = Date.now();
+  private reschedules = 0;
+  private settle!: (err?: Error) => void;
+
+  constructor(
+    private readonly c: DownloadComponents,
+    private readonly init: DownloadInit,
+    readonly request: DownloadRequest,
+  ) {
+    this.peerId = `${c.host.id}/${request.taskId}`;
+    this.log = c.log.child({ taskId: request.taskId });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err ? reject(err) : resolve());
+    });
+    this.done.catch(() => undefined); // observed through `state` and `error` too
+  }
+
+  get storedTask(): StoredTask | undefined {
+    return this.task;
+  }
+
+  /** Runs the download to its end; `done` settles with the outcome. */
+  async run(): Promise<void> {
+    const r = this.request;
+    this.task = await this.c.store.getOrCreate({
+      taskId: r.taskId,
+      url: r.url,
+      tag: r.tag,
+      application: r.application,
+    });
+    const release = this.task.acquire();
+    const stall = setInterval(() => this.checkStall(), 500);
+    stall.unref();
+    try {
+      await this.verifyResumed();
+      if (this.task.complete) return this.finish();
+      if (!this.c.scheduler) {
+        this.goToSource('no scheduler configured');
+      } else {
+        this.openScheduler(this.c.scheduler);
+      }
+      await this.done;
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      clearInterval(stall);
+      release();
+      this.abort.abort();
+      this.requests.close();
+      for (const parent of this.parents.values()) parent.stop();
+    }
+  }
+
+  /** Stops the download (peer shutting down or task removed). */
+  cancel(reason: string): void {
+    this.fail(new WarrenError('DOWNLOAD_CANCELLED', reason, 499));
+  }
+
+  private openScheduler(scheduler: Client<typeof SchedulerService>): void {
+    const t = this.task;
+    this.send({
+      case: 'register',
+      value: {
+        taskId: this.request.taskId,
+        url: this.request.url,
+        headers: this.request.headers,
+        tag: this.request.tag,
+        application: this.request.application,
+        filterQuery: this.request.filterQuery,
+        host: this.c.host,
+        peerId: this.peerId,
+        heldPieces: t.pieces.toArray(),
+        contentLength: BigInt(t.meta.contentLength ?? 0),
+        pieceLength: t.meta.pieceLength ?? 0,
+      },
+    });
+    const responses = scheduler.announcePeer(this.requests, { signal: this.abort.signal });
+    (async () => {
+      for await (const res of responses) await this.onResponse(res);
+    })().catch((err) => {
+      if (this.state !== 'running' || this.abort.signal.aborted) return;
+      // The scheduler is gone: the origin is still there (Dragonfly does the same).
+      this.log.warn({ err: errorMessage(err) }, 'scheduler stream failed; going back to source');
+      this.goToSource('scheduler unavailable');
+    });
+  }
+
+  private async onResponse(res: AnnouncePeerResponse): Promise<void> {
+    const m = res.message;
+    switch (m.case) {
+      case 'manifest':
+        return this.onManifest(m.value);
+      case 'pieceDigests':
+        await this.applyDigests(m.value.digests, m.value.contentSha256);
+        return this.pump();
+      case 'parents':
+        for (const p of m.value.parents) this.addParent(p.peerId, p.host);
+        return this.pump();
+      case 'backToSource':
+        return this.goToSource(m.value.reason);
+    }
+  }
+
+  private async onManifest(m: Manifest): Promise<void> {
+    await this.task.setShape(Number(m.contentLength), m.pieceLength);
+    await this.applyDigests(m.digests, m.contentSha256);
+    if (this.task.complete) return this.finish();
+    this.pump();
+  }
+
+  private async applyDigests(digests: Manifest['digests'], contentSha256: Uint8Array): Promise<void> {
+    this.lastProgress = Date.now();
+    const dropped = this.task.setDigests(digests.map((d) => [d.number, hex(d.sha256)] as [number, string]));
+    if (dropped.length > 0)
+      this.log.warn({ pieces: dropped }, 'local pieces disagree with the manifest; refetching');
+    if (contentSha256.length > 0) this.task.setContentSha256(hex(contentSha256));
+    await this.verifyResumed();
+  }
+
+  /** Re-checks pieces an earlier run left on disk against the digests now known. */
+  private async verifyResumed(): Promise<void> {
+    for (const n of [...this.task.resumed]) {
+      const expected = this.task.digestOf(n);
+      if (!expected) continue;
+      const actual = createHash('sha256')
+        .update(await this.task.readPiece(n))
+        .digest('hex');
+      if (actual === expected) {
+        await this.task.acceptResumed(n);
+        this.stats.piecesResumed++;
+      } else {
+        this.task.dropResumed(n);
+        this.log.warn({ piece: n }, 'resumed piece does not match its digest; refetching');
+      }
+    }
+  }
+
+  private addParent(peerId: string, host: Host | undefined): void {
+    if (!host || this.blocked.has(peerId) || this.parents.has(peerId) || peerId === this.peerId) return;
+    const client = this.c.pools.get({ hostId: host.id, ip: host.ip, port: host.uploadPort });
+    const parent = new ParentState(peerId, client);
+    this.parents.set(peerId, parent);
+    parent
+      .follow(this.request.taskId, () => this.onAvailability(), this.log)
+      .catch((err) => {
+        if (this.state !== 'running') return;
+        this.log.info({ parent: peerId, err: errorMessage(err) }, 'lost parent');
+        this.dropParent(peerId, FailureReason.UNREACHABLE, 0);
+      });
+  }
+
+  private onAvailability(): void {
+    this.lastProgress = Date.now();
+    this.pump();
+  }
+
+  private dropParent(peerId: string, reason: FailureReason, piece: number): void {
+    const parent = this.parents.get(peerId);
+    if (!parent) return;
+    parent.stop();
+    this.parents.delete(peerId);
+    this.send({ case: 'pieceFailed', value: { number: piece, parentId: peerId, reason } });
+  }
+
+  /** Starts piece fetches while there is room in the memory budget and something to fetch. */
+  private pump(): void {
+    if (this.state !== 'running' || !this.task.hasShape) return;
+    const pieceLength = this.task.meta.pieceLength!;
+    const max = Math.max(1, Math.min(16, Math.floor(this.init.memoryBudget / pieceLength)));
+    while (this.cursor < this.task.pieces.size && this.task.pieces.has(this.cursor)) this.cursor++;
+    while (this.inFlight.size < max) {
+      const pick = pickPiece({
+        pieceCount: this.task.pieces.size,
+        held: (n) => this.task.pieces.has(n) || this.task.resumed.has(n),
+        inFlight: (n) => this.inFlight.has(n),
+        digestKnown: (n) => this.task.digestOf(n) !== null,
+        parents: [...this.parents.values()],
+        perParentLimit: this.init.perParentLimit,
+        now: Date.now(),
+        from: this.cursor,
+      });
+      if (!pick) return;
+      void this.fetchPiece(pick.piece, pick.parent as ParentState);
+    }
+  }
+
+  private async fetchPiece(n: number, parent: ParentState): Promise<void> {
+    this.inFlight.add(n);
+    parent.inFlight++;
+    const { start, end } = this.task.range(n);
+    const buffer = this.takeBuffer(end - start);
+    const started = performance.now();
+    try {
+      await parent.client.fetchRange(this.request.taskId, start, buffer, this.abort.signal);
+      const digest = createHash('sha256').update(buffer).digest('hex');
+      if (digest !== this.task.digestOf(n)) {
+        this.stats.badPieces++;
+        this.c.metrics.badPieces.inc();
+        this.log.warn(
+          { piece: n, parent: parent.id },
+          'parent sent a piece that does not match the manifest',
+        );
+        this.blocked.add(parent.id);
+        this.dropParent(parent.id, FailureReason.BAD_DIGEST, n);
+        return;
+      }
+      await this.task.writePiece(n, buffer);
+      const costMs = Math.round(performance.now() - started);
+      this.stats.piecesFromParents++;
+      this.stats.bytesFromParents += buffer.length;
+      this.c.metrics.bytes.inc({ from: 'parent' }, buffer.length);
+      this.lastProgress = Date.now();
+      this.reschedules = 0;
+      this.send({ case: 'pieceFinished', value: { number: n, parentId: parent.id, costMs } });
+    } catch (err) {
+      if (this.state !== 'running') return;
+      this.onFetchError(n, parent, err);
+    } finally {
+      parent.inFlight--;
+      this.inFlight.delete(n);
+      this.buffers.push(buffer);
+      if (this.task.complete) this.finish();
+      else this.pump();
+    }
+  }
+
+  private onFetchError(n: number, parent: ParentState, err: unknown): void {
+    const code = (err as { code?: string }).code;
+    if (code === 'PARENT_BUSY') {
+      parent.coolUntil = Date.now() + 250;
+    } else if (code === 'PARENT_NOT_HELD') {
+      parent.available.delete(n);
+    } else if (++parent.failures >= 3) {
+      this.log.info({ parent: parent.id, err: errorMessage(err) }, 'dropping failing parent');
+      this.dropParent(parent.id, FailureReason.UNREACHABLE, n);
+    } else {
+      parent.coolUntil = Date.now() + 100 * parent.failures;
+    }
+  }
+
+  private takeBuffer(length: number): Buffer {
+    const reused = this.buffers.pop();
+    return reused && reused.buffer.byteLength >= length
+      ? Buffer.from(reused.buffer, reused.byteOffset, length)
+      : Buffer.allocUnsafeSlow(length);
+  }
+
+  /** Nothing arriving for a while: ask for other parents; after several tries, the origin. */
+  private checkStall(): void {
+    if (this.state !== 'running' || this.sourcing || !this.c.scheduler) return;
+    if (this.inFlight.size > 0 || Date.now() - this.lastProgress < this.init.stallTimeout) return;
+    if (!this.task.hasShape) return; // still waiting for the seed peer's first answer
+    this.lastProgress = Date.now();
+    if (++this.reschedules > this.init.maxReschedules) {
+      this.goToSource('no progress from parents');
+      return;
+    }
+    this.send({ case: 'reschedule', value: { exclude: [...this.blocked] } });
+  }
+
+  private goToSource(reason: string): void {
+    if (this.sourcing || this.state !== 'running') return;
+    this.log.info({ reason }, 'fetching from the origin');
+    this.sourcing = this.fetchSource().catch((err) => this.fail(err as Error));
+  }
+
+  private async fetchSource(): Promise<void> {
+    const report = {
+      taskInfo: (contentLength: number, pieceLength: number, pieceCount: number) =>
+        this.send({
+          case: 'taskInfo',
+          value: { contentLength: BigInt(contentLength), pieceLength, pieceCount },
+        }),
+      piece: (n: number, sha256: Buffer, bytes: number) => {
+        this.stats.piecesFromSource++;
+        this.stats.bytesFromSource += bytes;
+        this.c.metrics.bytes.inc({ from: 'source' }, bytes);
+        this.lastProgress = Date.now();
+        this.send({ case: 'pieceFinished', value: { number: n, parentId: '', costMs: 0, sha256 } });
+      },
+    };
+    const req = { url: this.request.url, headers: this.request.headers };
+    this.contentSha256 = await fetchFromSource(this.task, this.c.source, req, report, this.abort.signal);
+    if (this.contentSha256) this.task.setContentSha256(this.contentSha256.toString('hex'));
+    if (!this.task.complete)
+      throw new WarrenError('SOURCE_INCOMPLETE', 'origin fetch ended with pieces missing', 502);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.state !== 'running') return;
+    this.state = 'succeeded';
+    const known = this.task.meta.contentSha256;
+    this.send({
+      case: 'downloadFinished',
+      value: { contentSha256: this.contentSha256 ?? (known ? Buffer.from(known, 'hex') : new Uint8Array()) },
+    });
+    this.requests.close();
+    this.c.metrics.downloads.inc({ result: 'succeeded' });
+    this.settle();
+  }
+
+  private fail(err: Error): void {
+    if (this.state !== 'running') return;
+    this.state = 'failed';
+    this.error = err;
+    this.log.warn({ err: errorMessage(err) }, 'download failed');
+    this.send({ case: 'downloadFailed', value: { message: errorMessage(err), fromSource: !!this.sourcing } });
+    this.requests.close();
+    this.task?.fail(err);
+    this.c.metrics.downloads.inc({ result: 'failed' });
+    this.settle(err);
+  }
+
+  private send(message: MessageInitShape<typeof AnnouncePeerRequestSchema>['message']): void {
+    if (!this.c.scheduler) return;
+    try {
+      this.requests.push(create(AnnouncePeerRequestSchema, { message }));
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'scheduler message dropped');
+    }
+  }
+}

@@ -1,0 +1,315 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { create } from '@bufbuild/protobuf';
+import type { Client } from '@connectrpc/connect';
+import type { Registry } from 'prom-client';
+import { errorMessage, WarrenError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { parseHostPort } from '../core/net.js';
+import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
+import { taskIdFor } from '../core/task.js';
+import { certificateName, loadTlsDir, type TlsMaterial } from '../core/tls.js';
+import { parseDuration, parseSize } from '../core/units.js';
+import {
+  type Host,
+  HostSchema,
+  type SchedulerService,
+  type SeedTrigger,
+} from '../protocol/gen/scheduler_pb.js';
+import { createSchedulerClient } from '../protocol/scheduler-client.js';
+import type { DownloadBody } from './api/download-body.js';
+import { LocalApi, type TaskStatus } from './api/local-api.js';
+import type { PeerConfig } from './config.js';
+import { downloadMetrics } from './download/metrics.js';
+import { ParentPools } from './download/parents.js';
+import { type DownloadInit, type DownloadRequest, TaskDownload } from './download/task-download.js';
+import { DiskGc } from './gc/gc.js';
+import { HttpSource } from './source/http-source.js';
+import { TaskStore } from './storage/task-store.js';
+import { UploadServer } from './upload/upload-server.js';
+
+/**
+ * The peer daemon (seed peer with `seed: true`): composition root of the
+ * task store, upload server, local API, downloads, scheduler link and GC.
+ */
+export class Peer {
+  readonly registry: Registry;
+  readonly store: TaskStore;
+  readonly socketPath: string;
+  host!: Host;
+  private readonly downloads = new Map<string, TaskDownload>();
+  private readonly abort = new AbortController();
+  private tls!: TlsMaterial;
+  private scheduler: Client<typeof SchedulerService> | undefined;
+  private source!: HttpSource;
+  private pools!: ParentPools;
+  private upload!: UploadServer;
+  private api!: LocalApi;
+  private ops!: OpsServer;
+  private gc!: DiskGc;
+  private metrics!: ReturnType<typeof downloadMetrics>;
+  private readonly downloadInit: DownloadInit;
+
+  constructor(
+    private readonly config: PeerConfig,
+    private readonly log: Logger,
+  ) {
+    this.registry = newRegistry(config.seed ? 'seed' : 'peer');
+    this.store = new TaskStore(join(config.data, 'tasks'), log.child({ component: 'store' }));
+    this.socketPath = resolve(config.socket || join(config.data, 'peer.sock'));
+    this.downloadInit = {
+      memoryBudget: parseSize(config.download.memoryBudget, 'download.memoryBudget'),
+      perParentLimit: config.download.perParentLimit,
+      stallTimeout: parseDuration(config.download.stallTimeout, 'download.stallTimeout'),
+      maxReschedules: config.download.maxReschedules,
+    };
+  }
+
+  get uploadPort(): number {
+    return this.upload.port;
+  }
+  get opsPort(): number {
+    return this.ops.port;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    await mkdir(c.data, { recursive: true, mode: 0o700 });
+    this.tls = loadTlsDir(c.tlsDir || join(c.data, 'tls'));
+    const hostId = certificateName(this.tls.cert);
+    if (!hostId)
+      throw new WarrenError('TLS_NO_NAME', 'the peer certificate has no CN to use as host id', 400);
+    await this.store.load();
+    this.metrics = downloadMetrics(this.registry);
+    this.source = new HttpSource({
+      rateLimit: parseSize(c.source.rateLimit, 'source.rateLimit'),
+      connectTimeout: parseDuration(c.source.connectTimeout, 'source.connectTimeout'),
+      bodyTimeout: parseDuration(c.source.bodyTimeout, 'source.bodyTimeout'),
+      ca: c.source.caFile ? readFileSync(c.source.caFile, 'utf8') : undefined,
+    });
+    this.pools = new ParentPools(this.tls, c.download.perParentLimit + 1);
+    const listen = parseHostPort(c.listen, 'listen');
+    this.upload = new UploadServer(
+      { store: this.store, log: this.log.child({ component: 'upload' }), registry: this.registry },
+      {
+        host: listen.host,
+        port: listen.port,
+        tls: this.tls,
+        rateLimit: parseSize(c.upload.rateLimit, 'upload.rateLimit'),
+        concurrency: c.upload.concurrency,
+      },
+    );
+    await this.upload.start();
+    const advertise =
+      c.advertiseIp || (listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host);
+    this.host = create(HostSchema, {
+      id: hostId,
+      hostname: hostname(),
+      ip: advertise,
+      uploadPort: this.upload.port,
+      isSeed: c.seed,
+      idc: c.idc,
+      location: c.location,
+      uploadLimit: c.upload.concurrency,
+    });
+    if (c.scheduler) {
+      this.scheduler = createSchedulerClient({ address: c.scheduler, tls: this.tls });
+      void this.hostLoop(this.scheduler);
+    }
+    this.api = new LocalApi(
+      {
+        log: this.log.child({ component: 'api' }),
+        startDownload: (body) => this.startDownload(body),
+        listTasks: () => this.store.list().map((t) => this.status(t.id)!),
+        taskStatus: (id) => this.status(id),
+        storedTask: (id) => this.store.get(id),
+        removeTask: (id) => this.removeTask(id),
+      },
+      { socketPath: this.socketPath, mode: c.socketGroup ? 0o660 : 0o600, group: groupId(c.socketGroup) },
+    );
+    await this.api.start();
+    const ops = parseHostPort(c.opsListen, 'opsListen');
+    this.ops = await startOpsServer({ host: ops.host, port: ops.port, registry: this.registry });
+    this.gc = new DiskGc(
+      { store: this.store, log: this.log.child({ component: 'gc' }), onRemoved: (id) => this.leave(id) },
+      {
+        interval: parseDuration(c.gc.interval, 'gc.interval'),
+        taskTtl: parseDuration(c.gc.taskTtl, 'gc.taskTtl'),
+        highWatermark: c.gc.highWatermark,
+        lowWatermark: c.gc.lowWatermark,
+        diskQuota: parseSize(c.gc.diskQuota, 'gc.diskQuota'),
+      },
+      c.data,
+    );
+    this.gc.start();
+    this.log.info(
+      { hostId, upload: this.upload.port, socket: this.socketPath, seed: c.seed },
+      'peer started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.gc.stop();
+    for (const d of this.downloads.values()) d.cancel('peer stopping');
+    await this.api.stop();
+    await this.upload.stop();
+    await this.ops.close();
+    await this.pools.close();
+    await this.source.close();
+    await this.store.close();
+  }
+
+  /** Runs GC now (tests and operators); returns removed task IDs. */
+  runGc(): Promise<string[]> {
+    return this.gc.run();
+  }
+
+  /** Starts (or joins) the download of a URL; returns at once with the task ID. */
+  async startDownload(body: DownloadBody): Promise<{ taskId: string }> {
+    const request: DownloadRequest = {
+      taskId: taskIdFor({
+        url: body.url,
+        tag: body.tag,
+        application: body.application,
+        filterQuery: body.filterQuery,
+      }),
+      url: body.url,
+      headers: body.headers ?? {},
+      tag: body.tag ?? '',
+      application: body.application ?? '',
+      filterQuery: body.filterQuery ?? [],
+    };
+    this.download(request);
+    return { taskId: request.taskId };
+  }
+
+  private download(request: DownloadRequest): TaskDownload {
+    const running = this.downloads.get(request.taskId);
+    if (running) return running;
+    if (this.downloads.size >= this.config.download.maxActive) {
+      throw new WarrenError('TOO_MANY_DOWNLOADS', `${this.downloads.size} downloads already running`, 503);
+    }
+    const stored = this.store.get(request.taskId);
+    if (stored) stored.failure = undefined;
+    const download = new TaskDownload(
+      {
+        store: this.store,
+        scheduler: this.scheduler,
+        source: this.source,
+        pools: this.pools,
+        host: this.host,
+        log: this.log.child({ component: 'download' }),
+        metrics: this.metrics,
+      },
+      this.downloadInit,
+      request,
+    );
+    this.downloads.set(request.taskId, download);
+    download
+      .run()
+      .catch((err) => this.log.warn({ taskId: request.taskId, err: errorMessage(err) }, 'download crashed'))
+      .finally(() => {
+        // Keep the finished download a moment so status readers see its outcome.
+        setTimeout(() => {
+          if (this.downloads.get(request.taskId) === download) this.downloads.delete(request.taskId);
+        }, 60_000).unref();
+      });
+    return download;
+  }
+
+  private status(taskId: string): TaskStatus | undefined {
+    const task = this.store.get(taskId);
+    const download = this.downloads.get(taskId);
+    if (!task) return undefined;
+    const failure = download?.error ?? task.failure;
+    return {
+      taskId,
+      url: task.meta.url,
+      state: download ? download.state : 'stored',
+      contentLength: task.meta.contentLength ?? null,
+      pieceCount: task.pieces.size,
+      piecesHeld: task.pieces.held,
+      inUse: task.inUse,
+      lastAccess: new Date(task.lastAccess).toISOString(),
+      ...(failure
+        ? { error: { code: (failure as WarrenError).code ?? 'ERROR', message: failure.message } }
+        : {}),
+      ...(download ? { stats: { ...download.stats } } : {}),
+    };
+  }
+
+  private async removeTask(taskId: string): Promise<void> {
+    await this.store.remove(taskId);
+    this.leave(taskId);
+  }
+
+  private leave(taskId: string): void {
+    this.downloads.delete(taskId);
+    this.scheduler?.leavePeer({ peerId: `${this.host.id}/${taskId}`, taskId }).catch((err) => {
+      this.log.debug({ taskId, err: errorMessage(err) }, 'leave not delivered');
+    });
+  }
+
+  /** Keeps the AnnounceHost stream up (reconnecting with back-off) and takes seed triggers from it. */
+  private async hostLoop(scheduler: Client<typeof SchedulerService>): Promise<void> {
+    let backoff = 250;
+    while (!this.abort.signal.aborted) {
+      try {
+        for await (const event of scheduler.announceHost(
+          { host: this.host },
+          { signal: this.abort.signal },
+        )) {
+          backoff = 250;
+          if (event.event.case === 'seedTrigger') this.onSeedTrigger(event.event.value);
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.log.warn({ err: errorMessage(err) }, 'scheduler host stream lost; reconnecting');
+      }
+      await sleep(backoff, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      backoff = Math.min(backoff * 2, 10_000);
+    }
+  }
+
+  private onSeedTrigger(trigger: SeedTrigger): void {
+    if (!this.config.seed) return;
+    const expected = taskIdFor({
+      url: trigger.url,
+      tag: trigger.tag,
+      application: trigger.application,
+      filterQuery: trigger.filterQuery,
+    });
+    if (expected !== trigger.taskId) {
+      this.log.warn({ taskId: trigger.taskId }, 'seed trigger whose task id does not match its URL; ignored');
+      return;
+    }
+    try {
+      this.download({
+        taskId: trigger.taskId,
+        url: trigger.url,
+        headers: trigger.headers,
+        tag: trigger.tag,
+        application: trigger.application,
+        filterQuery: trigger.filterQuery,
+      });
+    } catch (err) {
+      this.log.warn({ taskId: trigger.taskId, err: errorMessage(err) }, 'seed trigger refused');
+    }
+  }
+}
+
+function groupId(group: string): number | undefined {
+  if (!group) return undefined;
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${group}:`));
+  const gid = line?.split(':')[2];
+  if (gid === undefined)
+    throw new WarrenError('CONFIG_INVALID', `socketGroup '${group}' is not a known group`, 400);
+  return Number(gid);
+}

@@ -1,0 +1,130 @@
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, interceptors } from 'undici';
+import { WarrenError } from '../../core/errors.js';
+import { TokenBucket, throttle } from '../../core/token-bucket.js';
+
+/** One response from the origin, positioned at `start`. */
+export interface SourceResponse {
+  /** Total content length, from Content-Length (200) or Content-Range (206). */
+  contentLength: number;
+  /** First byte offset the body starts at (0 unless a range was honoured). */
+  start: number;
+  body: AsyncIterable<Buffer>;
+  close(): void;
+}
+
+export interface HttpSourceInit {
+  /** Back-to-source bandwidth in bytes per second shared by all downloads; 0 = unlimited. */
+  rateLimit: number;
+  connectTimeout: number;
+  /** Longest silence between bytes from the origin. */
+  bodyTimeout: number;
+  /** Extra CA certificates (PEM) to trust for HTTPS origins, besides the system's. */
+  ca?: string;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'range']);
+
+/**
+ * Fetches content from HTTP(S) origins for back-to-source downloads: request
+ * headers passed through (minus hop-by-hop ones), redirects followed, range
+ * requests where the origin honours them, and one token bucket limiting the
+ * whole peer's back-to-source bandwidth (threat 1: protect the origin).
+ */
+export class HttpSource {
+  private readonly dispatcher: Dispatcher;
+  private readonly bucket: TokenBucket;
+
+  constructor(init: HttpSourceInit) {
+    this.bucket = new TokenBucket(init.rateLimit, Math.max(init.rateLimit / 10, 1024 * 1024));
+    this.dispatcher = new Agent({
+      connect: { timeout: init.connectTimeout, ...(init.ca ? { ca: init.ca } : {}) },
+      bodyTimeout: init.bodyTimeout,
+      headersTimeout: init.connectTimeout + init.bodyTimeout,
+      keepAliveTimeout: 10_000,
+    }).compose(interceptors.redirect({ maxRedirections: 5 }));
+  }
+
+  /** GETs `url` from byte `start` on (whole content when start is 0). */
+  async open(
+    url: string,
+    headers: Record<string, string>,
+    start = 0,
+    signal?: AbortSignal,
+  ): Promise<SourceResponse> {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new WarrenError('SOURCE_SCHEME', `cannot fetch '${parsed.protocol}' URLs from the origin`, 400);
+    }
+    const sent: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (!HOP_BY_HOP.has(name.toLowerCase())) sent[name] = value;
+    }
+    if (start > 0) sent.range = `bytes=${start}-`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.dispatcher.request({
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
+        method: 'GET',
+        headers: sent,
+        signal,
+      });
+    } catch (err) {
+      throw new WarrenError(
+        'SOURCE_UNREACHABLE',
+        `origin ${parsed.origin} unreachable: ${String(err)}`,
+        502,
+        {
+          cause: err,
+        },
+      );
+    }
+    const { statusCode } = res;
+    const length = Number(res.headers['content-length']);
+    if (statusCode === 206) {
+      const range = /bytes (\d+)-(\d+)\/(\d+)/.exec(String(res.headers['content-range'] ?? ''));
+      if (!range || Number(range[1]) !== start) {
+        res.body.destroy();
+        throw new WarrenError(
+          'SOURCE_BAD_RANGE',
+          `origin answered a range other than the one asked for`,
+          502,
+        );
+      }
+      return this.wrap(res.body, Number(range[3]), start, signal);
+    }
+    if (statusCode === 200) {
+      if (!Number.isFinite(length)) {
+        res.body.destroy();
+        throw new WarrenError(
+          'SOURCE_NO_LENGTH',
+          `origin sent no Content-Length for ${parsed.origin}${parsed.pathname}`,
+          502,
+        );
+      }
+      return this.wrap(res.body, length, 0, signal);
+    }
+    res.body.destroy();
+    throw new WarrenError(
+      'SOURCE_STATUS',
+      `origin answered HTTP ${statusCode} for ${parsed.origin}${parsed.pathname}`,
+      502,
+    );
+  }
+
+  private wrap(body: Readable, contentLength: number, start: number, signal?: AbortSignal): SourceResponse {
+    const bucket = this.bucket;
+    async function* limited(): AsyncIterable<Buffer> {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        await throttle(bucket, chunk.length, signal);
+        yield chunk;
+      }
+    }
+    return { contentLength, start, body: limited(), close: () => body.destroy() };
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
