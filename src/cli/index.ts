@@ -3,6 +3,7 @@ import { errorMessage, isWarrenError } from '../core/errors.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerGetCommand } from './commands/get.js';
 import { registerPeerCommand } from './commands/peer.js';
+import { registerSchedulerCommand } from './commands/scheduler.js';
 import { registerTaskCommands } from './commands/task.js';
 
 /**
@@ -16,6 +17,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerCaCommands(program);
+registerSchedulerCommand(program);
 registerPeerCommand(program);
 registerGetCommand(program);
 registerTaskCommands(program);

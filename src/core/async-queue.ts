@@ -53,6 +53,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         this.close();
         return Promise.resolve({ value: undefined, done: true });
       },
+      // The reader (e.g. a Connect stream) calls this when it fails.
+      throw: (err?: unknown) => {
+        this.close();
+        return Promise.reject(err);
+      },
     };
   }
 }

@@ -127,6 +127,7 @@ export class Peer {
         taskStatus: (id) => this.status(id),
         storedTask: (id) => this.store.get(id),
         removeTask: (id) => this.removeTask(id),
+        runGc: () => this.runGc(),
       },
       { socketPath: this.socketPath, mode: c.socketGroup ? 0o660 : 0o600, group: groupId(c.socketGroup) },
     );
@@ -183,6 +184,13 @@ export class Peer {
       application: body.application ?? '',
       filterQuery: body.filterQuery ?? [],
     };
+    // The task exists before the caller hears its ID, so a content read can follow at once.
+    await this.store.getOrCreate({
+      taskId: request.taskId,
+      url: request.url,
+      tag: request.tag,
+      application: request.application,
+    });
     this.download(request);
     return { taskId: request.taskId };
   }

@@ -31,6 +31,21 @@ export function registerTaskCommands(program: Command): void {
         await client.close();
       }
     });
+  program
+    .command('gc')
+    .description("run the local peer's disk GC now (expired tasks, then down to the low watermark)")
+    .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
+    .action(async (opts: { socket: string }) => {
+      const client = new PeerClient(opts.socket);
+      try {
+        const { removed } = await client.json<{ removed: string[] }>('POST', '/v1/gc');
+        process.stdout.write(
+          `removed ${removed.length} task(s)${removed.map((id) => `\n  ${id}`).join('')}\n`,
+        );
+      } finally {
+        await client.close();
+      }
+    });
   task
     .command('rm <taskId>')
     .description('remove a task and its data (refused while it is in use)')

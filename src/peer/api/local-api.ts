@@ -15,6 +15,7 @@ export interface LocalApiComponents {
   taskStatus(taskId: string): TaskStatus | undefined;
   storedTask(taskId: string): StoredTask | undefined;
   removeTask(taskId: string): Promise<void>;
+  runGc(): Promise<string[]>;
 }
 
 export interface TaskStatus {
@@ -88,6 +89,9 @@ export class LocalApi {
     if (parts[1] === 'downloads' && parts.length === 2 && req.method === 'POST') {
       const body = parseDownloadBody(await readBody(req));
       return sendJson(res, 200, await this.c.startDownload(body));
+    }
+    if (parts[1] === 'gc' && parts.length === 2 && req.method === 'POST') {
+      return sendJson(res, 200, { removed: await this.c.runGc() });
     }
     if (parts[1] === 'tasks' && parts.length === 2 && req.method === 'GET') {
       return sendJson(res, 200, { tasks: this.c.listTasks() });

@@ -88,6 +88,8 @@ export class TaskDownload {
   private readonly buffers: Buffer[] = [];
   private readonly requests = new AsyncQueue<AnnouncePeerRequest>(100_000);
   private readonly abort = new AbortController();
+  /** The scheduler stream outlives `abort` so that the last reports are delivered. */
+  private readonly streamAbort = new AbortController();
   private readonly log: Logger;
   private sourcing: Promise<void> | undefined;
   private contentSha256: Buffer | undefined;
@@ -141,6 +143,8 @@ export class TaskDownload {
       release();
       this.abort.abort();
       this.requests.close();
+      // The scheduler ends the stream once it has read our last report; if it does not, cut it.
+      setTimeout(() => this.streamAbort.abort(), 30_000).unref();
       for (const parent of this.parents.values()) parent.stop();
     }
   }
@@ -148,6 +152,7 @@ export class TaskDownload {
   /** Stops the download (peer shutting down or task removed). */
   cancel(reason: string): void {
     this.fail(new WarrenError('DOWNLOAD_CANCELLED', reason, 499));
+    this.streamAbort.abort();
   }
 
   private openScheduler(scheduler: Client<typeof SchedulerService>): void {
@@ -168,11 +173,13 @@ export class TaskDownload {
         pieceLength: t.meta.pieceLength ?? 0,
       },
     });
-    const responses = scheduler.announcePeer(this.requests, { signal: this.abort.signal });
+    const responses = scheduler.announcePeer(this.requests, { signal: this.streamAbort.signal });
     (async () => {
-      for await (const res of responses) await this.onResponse(res);
+      for await (const res of responses) {
+        if (this.state === 'running') await this.onResponse(res);
+      }
     })().catch((err) => {
-      if (this.state !== 'running' || this.abort.signal.aborted) return;
+      if (this.state !== 'running') return;
       // The scheduler is gone: the origin is still there (Dragonfly does the same).
       this.log.warn({ err: errorMessage(err) }, 'scheduler stream failed; going back to source');
       this.goToSource('scheduler unavailable');

@@ -8,6 +8,7 @@ import { StoredTask, type TaskMeta } from './stored-task.js';
 /** All tasks of one peer, under `<data>/tasks/<taskId>/`. */
 export class TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
+  private readonly creating = new Map<string, Promise<StoredTask>>();
 
   constructor(
     private readonly dir: string,
@@ -41,9 +42,19 @@ export class TaskStore {
     return this.tasks.get(taskId);
   }
 
-  async getOrCreate(init: Omit<TaskMeta, 'digests' | 'createdAt'>): Promise<StoredTask> {
+  /** The task, created (once, even under concurrent calls) if this peer does not have it. */
+  getOrCreate(init: Omit<TaskMeta, 'digests' | 'createdAt'>): Promise<StoredTask> {
     const existing = this.tasks.get(init.taskId);
-    if (existing && !existing.removed) return existing;
+    if (existing && !existing.removed) return Promise.resolve(existing);
+    let pending = this.creating.get(init.taskId);
+    if (!pending) {
+      pending = this.create(init).finally(() => this.creating.delete(init.taskId));
+      this.creating.set(init.taskId, pending);
+    }
+    return pending;
+  }
+
+  private async create(init: Omit<TaskMeta, 'digests' | 'createdAt'>): Promise<StoredTask> {
     if (this.tasks.size >= this.maxTasks) {
       throw new WarrenError('TOO_MANY_TASKS', `this peer already holds ${this.maxTasks} tasks`, 507);
     }

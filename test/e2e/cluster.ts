@@ -1,0 +1,149 @@
+import { join } from 'node:path';
+import {
+  type RunResult,
+  runWarren,
+  spawnWarren,
+  type WarrenProcess,
+  waitForJsonLine,
+} from '../helpers/processes.js';
+import { makeTestCa, type TestCa } from '../helpers/tls.js';
+
+/** A peer daemon started by a test. */
+export interface PeerProcess {
+  name: string;
+  process: WarrenProcess;
+  dataDir: string;
+  tlsDir: string;
+  socket: string;
+  upload: string;
+  ops: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export interface GetResult extends RunResult {
+  json?: {
+    taskId: string;
+    bytes: number;
+    sha256: string;
+    piecesFromParents: number;
+    piecesFromSource: number;
+    piecesResumed: number;
+  };
+}
+
+/** Short timeouts so that fault tests do not wait for production defaults. */
+export const FAST_PEER_ENV: NodeJS.ProcessEnv = {
+  WARREN_DOWNLOAD__STALL_TIMEOUT: '1s',
+  WARREN_DOWNLOAD__MAX_RESCHEDULES: '2',
+  WARREN_LOG_LEVEL: 'info',
+};
+
+/**
+ * A scheduler, seed peers and peers as real processes on loopback, each
+ * with its own certificate from one test CA and its own data folder.
+ */
+export class Cluster {
+  ca!: TestCa;
+  scheduler: { process: WarrenProcess; address: string; ops: string } | undefined;
+  readonly peers = new Map<string, PeerProcess>();
+
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<this> {
+    this.ca = await makeTestCa(this.dir);
+    return this;
+  }
+
+  async startScheduler(env: NodeJS.ProcessEnv = {}): Promise<string> {
+    const tls = await this.ca.issue('scheduler', 'scheduler');
+    const proc = spawnWarren(
+      ['scheduler', '--listen', '127.0.0.1:0', '--tls-dir', tls.dir, '--ops-listen', '127.0.0.1:0'],
+      { env },
+    );
+    const line = await waitForJsonLine(proc);
+    this.scheduler = { process: proc, address: line.listening, ops: line.ops ?? '' };
+    return line.listening;
+  }
+
+  /** Starts a peer (a seed peer with `seed`); it uses the cluster's scheduler if one runs. */
+  async startPeer(
+    name: string,
+    options: { seed?: boolean; env?: NodeJS.ProcessEnv; args?: string[]; scheduler?: boolean } = {},
+  ): Promise<PeerProcess> {
+    const tls = await this.ca.issue(options.seed ? 'seed' : 'peer', name);
+    const dataDir = join(this.dir, 'peers', name);
+    const args = [
+      'peer',
+      '--data',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--tls-dir',
+      tls.dir,
+      '--ops-listen',
+      '127.0.0.1:0',
+    ];
+    if (options.seed) args.push('--seed');
+    if (this.scheduler && options.scheduler !== false) args.push('--scheduler', this.scheduler.address);
+    args.push(...(options.args ?? []));
+    const env = { ...FAST_PEER_ENV, ...options.env };
+    const peer = await this.spawn(name, args, env, dataDir, tls.dir);
+    this.peers.set(name, peer);
+    return peer;
+  }
+
+  /** Starts a stopped (or killed) peer again with the same data folder and arguments. */
+  async restart(peer: PeerProcess): Promise<PeerProcess> {
+    const again = await this.spawn(peer.name, peer.args, peer.env, peer.dataDir, peer.tlsDir);
+    this.peers.set(peer.name, again);
+    return again;
+  }
+
+  private async spawn(name: string, args: string[], env: NodeJS.ProcessEnv, dataDir: string, tlsDir: string) {
+    const proc = spawnWarren(args, { env });
+    const line = await waitForJsonLine(proc);
+    return {
+      name,
+      process: proc,
+      dataDir,
+      tlsDir,
+      socket: line.socket ?? '',
+      upload: line.listening,
+      ops: line.ops ?? '',
+      args,
+      env,
+    };
+  }
+
+  /** `warren get URL -O OUT --json` through a peer. */
+  async get(peer: PeerProcess, url: string, output: string, extra: string[] = []): Promise<GetResult> {
+    const result: GetResult = await runWarren(
+      ['get', url, '-O', output, '--socket', peer.socket, '--json', ...extra],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    const last = result.stdout.trim().split('\n').pop() ?? '';
+    if (result.code === 0 && last.startsWith('{')) result.json = JSON.parse(last);
+    return result;
+  }
+}
+
+/** Reads one counter or gauge (summed over its labels, or one label set) from a role's /metrics. */
+export async function metric(
+  ops: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`http://${ops}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const set = match[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) total += Number(match[3]);
+  }
+  return total;
+}
