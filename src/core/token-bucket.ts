@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Token bucket: `rate` tokens per second, at most `burst` saved up. Used for
  * upload bandwidth (tokens = bytes), back-to-source bandwidth and request
@@ -45,9 +47,9 @@ export class TokenBucket {
 }
 
 /** Waits as long as the bucket says, honouring an abort signal. */
-export async function throttle(bucket: TokenBucket, n: number, signal?: AbortSignal): Promise<void> {
+export function throttle(bucket: TokenBucket, n: number, signal?: AbortSignal): Promise<void> | undefined {
   const wait = bucket.take(n);
-  if (wait <= 0) return;
-  const { setTimeout: sleep } = await import('node:timers/promises');
-  await sleep(wait, undefined, { signal });
+  // No promise at all when there is nothing to wait for: this is on the piece data path.
+  if (wait <= 0) return undefined;
+  return sleep(wait, undefined, { signal });
 }

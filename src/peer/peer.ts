@@ -243,6 +243,7 @@ export class Peer {
       piecesHeld: task.pieces.held,
       inUse: task.inUse,
       lastAccess: new Date(task.lastAccess).toISOString(),
+      contentSha256: task.meta.contentSha256 ? `sha256:${task.meta.contentSha256}` : null,
       ...(failure
         ? { error: { code: (failure as WarrenError).code ?? 'ERROR', message: failure.message } }
         : {}),

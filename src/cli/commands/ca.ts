@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { WarrenError } from '../../core/errors.js';
-import { initCa, issueCertificate, ROLES, type Role, writeTlsDir } from '../../core/tls.js';
+
+/** Certificate roles (kept here so that `warren --help` does not load the X.509 code). */
+const ROLES = ['scheduler', 'peer', 'seed', 'manager', 'client', 'store', 'cloud'] as const;
 
 /**
  * `warren ca init` / `warren ca issue`: a local CA for mTLS between components
@@ -15,6 +17,7 @@ export function registerCaCommands(program: Command): void {
     .option('--ca-dir <dir>', 'where the CA lives', 'warren-data/ca')
     .option('--days <n>', 'validity in days', '3650')
     .action(async (opts: { caDir: string; days: string }) => {
+      const { initCa } = await import('../../core/tls.js');
       await initCa(opts.caDir, { days: Number(opts.days) });
       process.stdout.write(`CA created in ${opts.caDir}\n`);
     });
@@ -39,8 +42,9 @@ export function registerCaCommands(program: Command): void {
         if (!(ROLES as readonly string[]).includes(opts.role)) {
           throw new WarrenError('BAD_ROLE', `--role '${opts.role}' is not one of ${ROLES.join(', ')}`, 400);
         }
+        const { issueCertificate, writeTlsDir } = await import('../../core/tls.js');
         const material = await issueCertificate(opts.caDir, {
-          role: opts.role as Role,
+          role: opts.role as (typeof ROLES)[number],
           name: opts.name,
           hosts: opts.host,
           days: Number(opts.days),

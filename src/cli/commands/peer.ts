@@ -1,8 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config.js';
-import { createLogger } from '../../core/log.js';
-import { PeerConfigSchema } from '../../peer/config.js';
-import { Peer } from '../../peer/peer.js';
 import { roleOptions, untilSignal } from '../role-options.js';
 
 interface PeerFlags {
@@ -29,6 +25,12 @@ export function registerPeerCommand(program: Command): void {
     .option('--socket <path>', 'local API socket path (default <data>/peer.sock)')
     .option('--seed', 'run as a seed peer')
     .action(async (flags: PeerFlags) => {
+      const [{ loadConfig }, { createLogger }, { PeerConfigSchema }, { Peer }] = await Promise.all([
+        import('../../core/config.js'),
+        import('../../core/log.js'),
+        import('../../peer/config.js'),
+        import('../../peer/peer.js'),
+      ]);
       const config = loadConfig(PeerConfigSchema, {
         file: flags.config,
         flags: {

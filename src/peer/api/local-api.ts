@@ -27,6 +27,8 @@ export interface TaskStatus {
   piecesHeld: number;
   inUse: boolean;
   lastAccess: string;
+  /** SHA-256 of the whole content as the peer that fetched it from the origin computed it. */
+  contentSha256: string | null;
   error?: { code: string; message: string };
   stats?: Record<string, number>;
 }

@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import { Pool } from 'undici';
 import { WarrenError } from '../../core/errors.js';
 import { formatHostPort } from '../../core/net.js';
@@ -44,8 +45,17 @@ export class ParentClient {
     });
   }
 
-  /** Reads bytes [start, start + into.length) of a task into `into`. */
-  async fetchRange(taskId: string, start: number, into: Buffer, signal?: AbortSignal): Promise<void> {
+  /**
+   * Reads bytes [start, start + into.length) of a task into `into`, feeding
+   * each chunk to `hash` while it is still in cache.
+   */
+  async fetchRange(
+    taskId: string,
+    start: number,
+    into: Buffer,
+    hash: Hash,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const end = start + into.length - 1;
     const res = await this.pool.request({
       path: `/tasks/${taskId}`,
@@ -74,6 +84,7 @@ export class ParentClient {
         );
       }
       chunk.copy(into, filled);
+      hash.update(chunk);
       filled += chunk.length;
     }
     if (filled !== into.length) {

@@ -292,8 +292,9 @@ export class TaskDownload {
     const buffer = this.takeBuffer(end - start);
     const started = performance.now();
     try {
-      await parent.client.fetchRange(this.request.taskId, start, buffer, this.abort.signal);
-      const digest = createHash('sha256').update(buffer).digest('hex');
+      const hash = createHash('sha256');
+      await parent.client.fetchRange(this.request.taskId, start, buffer, hash, this.abort.signal);
+      const digest = hash.digest('hex');
       if (digest !== this.task.digestOf(n)) {
         this.stats.badPieces++;
         this.c.metrics.badPieces.inc();

@@ -117,7 +117,8 @@ export class HttpSource {
     const bucket = this.bucket;
     async function* limited(): AsyncIterable<Buffer> {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        await throttle(bucket, chunk.length, signal);
+        const wait = throttle(bucket, chunk.length, signal);
+        if (wait) await wait;
         yield chunk;
       }
     }

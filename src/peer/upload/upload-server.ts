@@ -142,7 +142,8 @@ export class UploadServer {
       const stream = task.createReadStream(start, end);
       abort.signal.addEventListener('abort', () => stream.destroy(), { once: true });
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        await throttle(this.bucket, chunk.length, abort.signal);
+        const wait = throttle(this.bucket, chunk.length, abort.signal);
+        if (wait) await wait;
         this.bytes.inc(chunk.length);
         if (!res.write(chunk)) await once(res, 'drain', { signal: abort.signal });
       }
