@@ -5,6 +5,7 @@ import { registerGetCommand } from './commands/get.js';
 import { registerPeerCommand } from './commands/peer.js';
 import { registerSchedulerCommand } from './commands/scheduler.js';
 import { registerTaskCommands } from './commands/task.js';
+import { registerUpCommand } from './commands/up.js';
 
 /**
  * The `warren` executable: every role and client command. This is the only
@@ -21,6 +22,7 @@ registerSchedulerCommand(program);
 registerPeerCommand(program);
 registerGetCommand(program);
 registerTaskCommands(program);
+registerUpCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -42,7 +42,12 @@ export const PeerConfigSchema = Type.Object(
         memoryBudget: Size('64MiB', 'piece buffers in flight per download'),
         perParentLimit: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
         stallTimeout: Duration('5s', 'no progress this long: ask for other parents'),
-        maxReschedules: Type.Integer({ default: 3, minimum: 0, maximum: 100 }),
+        maxReschedules: Type.Integer({
+          default: 12,
+          minimum: 0,
+          maximum: 1000,
+          description: 'stalls without progress before going to the origin without the scheduler',
+        }),
         maxActive: Type.Integer({ default: 64, minimum: 1, maximum: 4096, description: 'downloads at once' }),
       },
       { default: {}, additionalProperties: false },

@@ -35,7 +35,7 @@ export interface GetResult extends RunResult {
 /** Short timeouts so that fault tests do not wait for production defaults. */
 export const FAST_PEER_ENV: NodeJS.ProcessEnv = {
   WARREN_DOWNLOAD__STALL_TIMEOUT: '1s',
-  WARREN_DOWNLOAD__MAX_RESCHEDULES: '2',
+  WARREN_DOWNLOAD__MAX_RESCHEDULES: '30',
   WARREN_LOG_LEVEL: 'info',
 };
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
 import { AsyncQueue } from '../../core/async-queue.js';
@@ -97,6 +98,7 @@ export class TaskDownload {
   private lastProgress = Date.now();
   private reschedules = 0;
   private settle!: (err?: Error) => void;
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly c: DownloadComponents,
@@ -104,6 +106,8 @@ export class TaskDownload {
     readonly request: DownloadRequest,
   ) {
     this.peerId = `${c.host.id}/${request.taskId}`;
+    // One listener per request in flight (bounded by the memory budget), not a leak.
+    setMaxListeners(0, this.abort.signal, this.streamAbort.signal);
     this.log = c.log.child({ taskId: request.taskId });
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err ? reject(err) : resolve());
@@ -195,6 +199,10 @@ export class TaskDownload {
         await this.applyDigests(m.value.digests, m.value.contentSha256);
         return this.pump();
       case 'parents':
+        this.log.debug(
+          { ms: Math.round(performance.now() - this.startedAt), parents: m.value.parents.length },
+          'parents received',
+        );
         for (const p of m.value.parents) this.addParent(p.peerId, p.host);
         return this.pump();
       case 'backToSource':
@@ -203,6 +211,7 @@ export class TaskDownload {
   }
 
   private async onManifest(m: Manifest): Promise<void> {
+    this.log.debug({ ms: Math.round(performance.now() - this.startedAt) }, 'manifest received');
     await this.task.setShape(Number(m.contentLength), m.pieceLength);
     await this.applyDigests(m.digests, m.contentSha256);
     if (this.task.complete) return this.finish();
@@ -267,6 +276,7 @@ export class TaskDownload {
   private pump(): void {
     if (this.state !== 'running' || !this.task.hasShape) return;
     const pieceLength = this.task.meta.pieceLength!;
+    // In-flight pieces (fetching or waiting to be written) each hold one buffer.
     const max = Math.max(1, Math.min(16, Math.floor(this.init.memoryBudget / pieceLength)));
     while (this.cursor < this.task.pieces.size && this.task.pieces.has(this.cursor)) this.cursor++;
     while (this.inFlight.size < max) {
@@ -285,9 +295,20 @@ export class TaskDownload {
     }
   }
 
+  /**
+   * Fetches piece `n` from `parent`, verifies it, writes it. The parent's
+   * request slot is released as soon as the bytes are verified: disk writes
+   * (slow on some disks) then overlap with the next requests, and only the
+   * piece buffer, bounded by the memory budget, waits for the write.
+   */
   private async fetchPiece(n: number, parent: ParentState): Promise<void> {
     this.inFlight.add(n);
     parent.inFlight++;
+    let parentSlot = true;
+    const releaseParent = () => {
+      if (parentSlot) parent.inFlight--;
+      parentSlot = false;
+    };
     const { start, end } = this.task.range(n);
     const buffer = this.takeBuffer(end - start);
     const started = performance.now();
@@ -295,6 +316,8 @@ export class TaskDownload {
       const hash = createHash('sha256');
       await parent.client.fetchRange(this.request.taskId, start, buffer, hash, this.abort.signal);
       const digest = hash.digest('hex');
+      const costMs = Math.round(performance.now() - started);
+      releaseParent();
       if (digest !== this.task.digestOf(n)) {
         this.stats.badPieces++;
         this.c.metrics.badPieces.inc();
@@ -306,8 +329,8 @@ export class TaskDownload {
         this.dropParent(parent.id, FailureReason.BAD_DIGEST, n);
         return;
       }
+      this.pump(); // the parent has a free slot again
       await this.task.writePiece(n, buffer);
-      const costMs = Math.round(performance.now() - started);
       this.stats.piecesFromParents++;
       this.stats.bytesFromParents += buffer.length;
       this.c.metrics.bytes.inc({ from: 'parent' }, buffer.length);
@@ -315,10 +338,10 @@ export class TaskDownload {
       this.reschedules = 0;
       this.send({ case: 'pieceFinished', value: { number: n, parentId: parent.id, costMs } });
     } catch (err) {
+      releaseParent();
       if (this.state !== 'running') return;
       this.onFetchError(n, parent, err);
     } finally {
-      parent.inFlight--;
       this.inFlight.delete(n);
       this.buffers.push(buffer);
       if (this.task.complete) this.finish();
@@ -391,6 +414,10 @@ export class TaskDownload {
 
   private finish(): void {
     if (this.state !== 'running') return;
+    this.log.debug(
+      { ms: Math.round(performance.now() - this.startedAt), stats: this.stats },
+      'download finished',
+    );
     this.state = 'succeeded';
     const known = this.task.meta.contentSha256;
     this.send({

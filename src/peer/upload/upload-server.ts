@@ -105,7 +105,7 @@ export class UploadServer {
     if (req.method !== 'GET' || !match || !isTaskId(match[1]!))
       return json(res, 404, 'NOT_FOUND', 'no such route');
     const task = this.components.store.get(match[1]!);
-    if (!task || !task.hasShape) return json(res, 404, 'TASK_NOT_FOUND', 'this peer does not have that task');
+    if (!task?.hasShape) return json(res, 404, 'TASK_NOT_FOUND', 'this peer does not have that task');
     if (match[2]) return this.streamPieces(task, req, res);
     return this.sendRange(task, req, res);
   }

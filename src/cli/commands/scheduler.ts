@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/log.js';
+import { loadTlsDir } from '../../core/tls.js';
+import { SchedulerConfigSchema } from '../../scheduler/config.js';
+import { Scheduler } from '../../scheduler/scheduler.js';
+import { roleOptions, untilSignal } from '../role-options.js';
+
+interface SchedulerFlags {
+  config?: string;
+  listen?: string;
+  tlsDir?: string;
+  opsListen?: string;
+  logLevel?: string;
+}
+
+/**
+ * `warren scheduler`: the scheduler role. Prints one JSON line
+ * `{"listening": "host:port", "ops": "host:port"}` on stdout once it accepts
+ * connections (scripts and tests read it); logs go to stderr.
+ */
+export function registerSchedulerCommand(program: Command): void {
+  roleOptions(program.command('scheduler'))
+    .description('run a scheduler: chooses parents for peers, relays piece manifests, triggers seeds')
+    .option('--listen <addr>', 'mTLS RPC address (host:port)')
+    .action(async (flags: SchedulerFlags) => {
+      const config = loadConfig(SchedulerConfigSchema, {
+        file: flags.config,
+        flags: {
+          listen: flags.listen,
+          tlsDir: flags.tlsDir,
+          opsListen: flags.opsListen,
+          logLevel: flags.logLevel,
+        },
+      });
+      const logger = createLogger({ level: config.logLevel, name: 'scheduler' });
+      const scheduler = new Scheduler({ config, tls: loadTlsDir(config.tlsDir), logger });
+      const addresses = await scheduler.start();
+      process.stdout.write(`${JSON.stringify({ listening: addresses.listen, ops: addresses.ops })}\n`);
+      const signal = await untilSignal();
+      logger.info({ signal }, 'stopping');
+      await scheduler.stop();
+    });
+}
