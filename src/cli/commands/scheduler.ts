@@ -1,9 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config.js';
-import { createLogger } from '../../core/log.js';
-import { loadTlsDir } from '../../core/tls.js';
-import { SchedulerConfigSchema } from '../../scheduler/config.js';
-import { Scheduler } from '../../scheduler/scheduler.js';
 import { roleOptions, untilSignal } from '../role-options.js';
 
 interface SchedulerFlags {
@@ -24,6 +19,14 @@ export function registerSchedulerCommand(program: Command): void {
     .description('run a scheduler: chooses parents for peers, relays piece manifests, triggers seeds')
     .option('--listen <addr>', 'mTLS RPC address (host:port)')
     .action(async (flags: SchedulerFlags) => {
+      const [{ loadConfig }, { createLogger }, { loadTlsDir }, { SchedulerConfigSchema }, { Scheduler }] =
+        await Promise.all([
+          import('../../core/config.js'),
+          import('../../core/log.js'),
+          import('../../core/tls.js'),
+          import('../../scheduler/config.js'),
+          import('../../scheduler/scheduler.js'),
+        ]);
       const config = loadConfig(SchedulerConfigSchema, {
         file: flags.config,
         flags: {

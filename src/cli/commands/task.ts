@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { formatBytes } from '../../core/units.js';
 import type { TaskStatus } from '../../peer/api/local-api.js';
-import { PeerClient } from '../peer-client.js';
 import { DEFAULT_SOCKET } from './get.js';
 
 /** `warren task ls` / `warren task rm ID` on the local peer. */
@@ -13,7 +12,7 @@ export function registerTaskCommands(program: Command): void {
     .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
     .option('--json', 'machine-readable output')
     .action(async (opts: { socket: string; json?: boolean }) => {
-      const client = new PeerClient(opts.socket);
+      const client = await peerClient(opts.socket);
       try {
         const { tasks } = await client.json<{ tasks: TaskStatus[] }>('GET', '/v1/tasks');
         if (opts.json) {
@@ -36,7 +35,7 @@ export function registerTaskCommands(program: Command): void {
     .description("run the local peer's disk GC now (expired tasks, then down to the low watermark)")
     .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
     .action(async (opts: { socket: string }) => {
-      const client = new PeerClient(opts.socket);
+      const client = await peerClient(opts.socket);
       try {
         const { removed } = await client.json<{ removed: string[] }>('POST', '/v1/gc');
         process.stdout.write(
@@ -51,7 +50,7 @@ export function registerTaskCommands(program: Command): void {
     .description('remove a task and its data (refused while it is in use)')
     .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
     .action(async (taskId: string, opts: { socket: string }) => {
-      const client = new PeerClient(opts.socket);
+      const client = await peerClient(opts.socket);
       try {
         await client.json('DELETE', `/v1/tasks/${taskId}`);
         process.stdout.write(`removed ${taskId}\n`);
@@ -59,4 +58,10 @@ export function registerTaskCommands(program: Command): void {
         await client.close();
       }
     });
+}
+
+/** The socket client, loaded only when a command runs (keeps `warren --help` fast). */
+async function peerClient(socket: string) {
+  const { PeerClient } = await import('../peer-client.js');
+  return new PeerClient(socket);
 }
