@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
-import { AsyncQueue } from '../../core/async-queue.js';
 import { errorMessage, WarrenError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import {
-  type AnnouncePeerRequest,
-  AnnouncePeerRequestSchema,
   type AnnouncePeerResponse,
   FailureReason,
   type Host,
@@ -20,6 +16,7 @@ import type { TaskStore } from '../storage/task-store.js';
 import type { DownloadMetrics } from './metrics.js';
 import { type ParentPools, ParentState } from './parents.js';
 import { pickPiece } from './piece-picker.js';
+import { type PeerReport, SchedulerLink } from './scheduler-link.js';
 import { fetchFromSource } from './source-fetch.js';
 
 export interface DownloadComponents {
@@ -87,10 +84,9 @@ export class TaskDownload {
   private readonly blocked = new Set<string>();
   private readonly inFlight = new Set<number>();
   private readonly buffers: Buffer[] = [];
-  private readonly requests = new AsyncQueue<AnnouncePeerRequest>(100_000);
   private readonly abort = new AbortController();
   /** The scheduler stream outlives `abort` so that the last reports are delivered. */
-  private readonly streamAbort = new AbortController();
+  private readonly link: SchedulerLink;
   private readonly log: Logger;
   private sourcing: Promise<void> | undefined;
   private contentSha256: Buffer | undefined;
@@ -107,8 +103,9 @@ export class TaskDownload {
   ) {
     this.peerId = `${c.host.id}/${request.taskId}`;
     // One listener per request in flight (bounded by the memory budget), not a leak.
-    setMaxListeners(0, this.abort.signal, this.streamAbort.signal);
+    setMaxListeners(0, this.abort.signal);
     this.log = c.log.child({ taskId: request.taskId });
+    this.link = new SchedulerLink(c.scheduler, this.log);
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err ? reject(err) : resolve());
     });
@@ -137,7 +134,7 @@ export class TaskDownload {
       if (!this.c.scheduler) {
         this.goToSource('no scheduler configured');
       } else {
-        this.openScheduler(this.c.scheduler);
+        this.openScheduler();
       }
       await this.done;
     } catch (err) {
@@ -146,9 +143,7 @@ export class TaskDownload {
       clearInterval(stall);
       release();
       this.abort.abort();
-      this.requests.close();
-      // The scheduler ends the stream once it has read our last report; if it does not, cut it.
-      setTimeout(() => this.streamAbort.abort(), 30_000).unref();
+      this.link.end();
       for (const parent of this.parents.values()) parent.stop();
     }
   }
@@ -156,12 +151,12 @@ export class TaskDownload {
   /** Stops the download (peer shutting down or task removed). */
   cancel(reason: string): void {
     this.fail(new WarrenError('DOWNLOAD_CANCELLED', reason, 499));
-    this.streamAbort.abort();
+    this.link.abort();
   }
 
-  private openScheduler(scheduler: Client<typeof SchedulerService>): void {
+  private openScheduler(): void {
     const t = this.task;
-    this.send({
+    const register: PeerReport = {
       case: 'register',
       value: {
         taskId: this.request.taskId,
@@ -176,18 +171,19 @@ export class TaskDownload {
         contentLength: BigInt(t.meta.contentLength ?? 0),
         pieceLength: t.meta.pieceLength ?? 0,
       },
-    });
-    const responses = scheduler.announcePeer(this.requests, { signal: this.streamAbort.signal });
-    (async () => {
-      for await (const res of responses) {
+    };
+    this.link.open(
+      register,
+      async (res) => {
         if (this.state === 'running') await this.onResponse(res);
-      }
-    })().catch((err) => {
-      if (this.state !== 'running') return;
-      // The scheduler is gone: the origin is still there (Dragonfly does the same).
-      this.log.warn({ err: errorMessage(err) }, 'scheduler stream failed; going back to source');
-      this.goToSource('scheduler unavailable');
-    });
+      },
+      (err) => {
+        if (this.state !== 'running') return;
+        // The scheduler is gone: the origin is still there (Dragonfly does the same).
+        this.log.warn({ err: errorMessage(err) }, 'scheduler stream failed; going back to source');
+        this.goToSource('scheduler unavailable');
+      },
+    );
   }
 
   private async onResponse(res: AnnouncePeerResponse): Promise<void> {
@@ -229,20 +225,10 @@ export class TaskDownload {
 
   /** Re-checks pieces an earlier run left on disk against the digests now known. */
   private async verifyResumed(): Promise<void> {
-    for (const n of [...this.task.resumed]) {
-      const expected = this.task.digestOf(n);
-      if (!expected) continue;
-      const actual = createHash('sha256')
-        .update(await this.task.readPiece(n))
-        .digest('hex');
-      if (actual === expected) {
-        await this.task.acceptResumed(n);
-        this.stats.piecesResumed++;
-      } else {
-        this.task.dropResumed(n);
-        this.log.warn({ piece: n }, 'resumed piece does not match its digest; refetching');
-      }
-    }
+    const { accepted, dropped } = await this.task.verifyResumed();
+    this.stats.piecesResumed += accepted;
+    if (dropped.length > 0)
+      this.log.warn({ pieces: dropped }, 'resumed pieces do not match their digests; refetching');
   }
 
   private addParent(peerId: string, host: Host | undefined): void {
@@ -424,7 +410,7 @@ export class TaskDownload {
       case: 'downloadFinished',
       value: { contentSha256: this.contentSha256 ?? (known ? Buffer.from(known, 'hex') : new Uint8Array()) },
     });
-    this.requests.close();
+    this.link.end();
     this.c.metrics.downloads.inc({ result: 'succeeded' });
     this.settle();
   }
@@ -435,18 +421,13 @@ export class TaskDownload {
     this.error = err;
     this.log.warn({ err: errorMessage(err) }, 'download failed');
     this.send({ case: 'downloadFailed', value: { message: errorMessage(err), fromSource: !!this.sourcing } });
-    this.requests.close();
+    this.link.end();
     this.task?.fail(err);
     this.c.metrics.downloads.inc({ result: 'failed' });
     this.settle(err);
   }
 
-  private send(message: MessageInitShape<typeof AnnouncePeerRequestSchema>['message']): void {
-    if (!this.c.scheduler) return;
-    try {
-      this.requests.push(create(AnnouncePeerRequestSchema, { message }));
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'scheduler message dropped');
-    }
+  private send(message: PeerReport): void {
+    this.link.send(message);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { type FileHandle, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -101,8 +102,31 @@ export class StoredTask extends EventEmitter<TaskEvents> {
     }
   }
 
-  /** Accepts a resumed piece whose bytes were checked against the manifest. */
-  async acceptResumed(n: number): Promise<void> {
+  /**
+   * Re-checks resumed pieces whose digest is now known: matching ones become
+   * held, the others are forgotten (they will be fetched again).
+   */
+  async verifyResumed(): Promise<{ accepted: number; dropped: number[] }> {
+    let accepted = 0;
+    const dropped: number[] = [];
+    for (const n of [...this.resumed]) {
+      const expected = this.digestOf(n);
+      if (!expected) continue;
+      const actual = createHash('sha256')
+        .update(await this.readPiece(n))
+        .digest('hex');
+      if (actual === expected) {
+        await this.acceptResumed(n);
+        accepted++;
+      } else {
+        this.resumed.delete(n);
+        dropped.push(n);
+      }
+    }
+    return { accepted, dropped };
+  }
+
+  private async acceptResumed(n: number): Promise<void> {
     if (!this.resumed.delete(n)) return;
     await this.setShape(this.meta.contentLength!, this.meta.pieceLength!);
     if (this.pieces.add(n)) this.emit('piece', n);
@@ -204,11 +228,6 @@ export class StoredTask extends EventEmitter<TaskEvents> {
       await this.saveMeta();
       this.emit('done');
     }
-  }
-
-  /** Forgets a resumed piece that failed re-verification; it will be fetched again. */
-  dropResumed(n: number): void {
-    this.resumed.delete(n);
   }
 
   async readPiece(n: number): Promise<Buffer> {
