@@ -19,7 +19,7 @@ describe('peer configuration', () => {
     });
     assert.equal(config.listen, '127.0.0.1:2');
     assert.equal(config.upload.concurrency, 8);
-    assert.equal(config.download.memoryBudget, '64MiB');
+    assert.equal(config.download.memoryBudget, '32MiB');
   });
 
   it('names an unknown key', () => {

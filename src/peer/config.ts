@@ -39,7 +39,7 @@ export const PeerConfigSchema = Type.Object(
     ),
     download: Type.Object(
       {
-        memoryBudget: Size('64MiB', 'piece buffers in flight per download'),
+        memoryBudget: Size('32MiB', 'piece buffers in flight per download'),
         perParentLimit: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
         stallTimeout: Duration('5s', 'no progress this long: ask for other parents'),
         maxReschedules: Type.Integer({

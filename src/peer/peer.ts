@@ -196,10 +196,13 @@ export class Peer {
   }
 
   private download(request: DownloadRequest): TaskDownload {
+    // Join a download still running; a finished one is only kept for status readers.
     const running = this.downloads.get(request.taskId);
-    if (running) return running;
-    if (this.downloads.size >= this.config.download.maxActive) {
-      throw new WarrenError('TOO_MANY_DOWNLOADS', `${this.downloads.size} downloads already running`, 503);
+    if (running?.state === 'running') return running;
+    let active = 0;
+    for (const d of this.downloads.values()) if (d.state === 'running') active++;
+    if (active >= this.config.download.maxActive) {
+      throw new WarrenError('TOO_MANY_DOWNLOADS', `${active} downloads already running`, 503);
     }
     const stored = this.store.get(request.taskId);
     if (stored) stored.failure = undefined;

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { SingleBar } from 'cli-progress';
@@ -78,30 +78,28 @@ async function get(url: string, flags: GetFlags) {
   }, 250);
   try {
     ({ taskId } = await client.json<{ taskId: string }>('POST', '/v1/downloads', body));
-    // Every byte the peer streams is in a piece verified against the manifest;
-    // the whole-content hash is computed here only when the caller names a digest.
+    // Every byte the peer hands over is in a piece verified against the
+    // manifest; the whole content is hashed here only when a digest is named.
     const hash = expected ? createHash('sha256') : undefined;
-    const file = createWriteStream(partial, { flags: 'wx', mode: 0o644, highWaterMark: 4 * 1024 * 1024 });
-    let written = 0;
-    try {
-      const { length, body: content } = await client.stream(`/v1/tasks/${taskId}/content`);
-      bar?.start(length, 0, { peers: 0, source: 0, rate: '' });
-      for await (const chunk of content) {
-        hash?.update(chunk);
-        written += chunk.length;
-        if (!file.write(chunk)) await once(file, 'drain');
-        bar?.update(written, progress(status, written, started));
-      }
-      if (written !== length)
-        throw new WarrenError('SHORT_CONTENT', `got ${written} of ${length} bytes`, 502);
-      await new Promise<void>((resolve, reject) =>
-        file.end((err?: Error | null) => (err ? reject(err) : resolve())),
-      );
-    } catch (err) {
-      file.destroy();
-      if (!file.closed) await once(file, 'close'); // so the partial file is gone for good below
+    const fail = async (err: unknown) => {
       const final = await client.json<TaskStatus>('GET', `/v1/tasks/${taskId}`).catch(() => undefined);
-      throw final?.error ? new WarrenError(final.error.code, final.error.message, 502) : err;
+      return final?.error ? new WarrenError(final.error.code, final.error.message, 502) : err;
+    };
+    const onProgress = (done: number, total: number) => {
+      if (bar && bar.getTotal() !== total) bar.start(total, 0, { peers: 0, source: 0, rate: '' });
+      bar?.update(done, progress(status, done, started));
+    };
+    let written: number;
+    try {
+      written = await exportTo(client, taskId, partial, () => status, onProgress);
+      if (hash) await hashFile(partial, hash);
+    } catch (err) {
+      if ((err as WarrenError).code !== 'EXPORT_NOT_ALLOWED') throw await fail(err);
+      try {
+        written = await streamTo(client, taskId, partial, hash, onProgress);
+      } catch (streamErr) {
+        throw await fail(streamErr);
+      }
     }
     const digest = hash?.digest();
     if (expected && digest && !digest.equals(expected)) {
@@ -133,6 +131,69 @@ async function get(url: string, flags: GetFlags) {
   } finally {
     clearInterval(poll);
     await client.close();
+  }
+}
+
+/**
+ * Has the peer copy the finished task into `partial` (no bytes through this
+ * process); shows progress from the status while the download runs.
+ */
+async function exportTo(
+  client: PeerClientType,
+  taskId: string,
+  partial: string,
+  status: () => TaskStatus | undefined,
+  onProgress: (done: number, total: number) => void,
+): Promise<number> {
+  const ticker = setInterval(() => {
+    const s = status();
+    if (s?.contentLength && s.pieceCount)
+      onProgress(Math.round((s.contentLength * s.piecesHeld) / s.pieceCount), s.contentLength);
+  }, 250);
+  try {
+    const { bytes } = await client.json<{ bytes: number }>('POST', `/v1/tasks/${taskId}/export`, {
+      path: partial,
+    });
+    onProgress(bytes, bytes);
+    return bytes;
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/** Reads the content from the peer's socket into `partial`, in order, as pieces arrive. */
+async function streamTo(
+  client: PeerClientType,
+  taskId: string,
+  partial: string,
+  hash: Hash | undefined,
+  onProgress: (done: number, total: number) => void,
+): Promise<number> {
+  const file = createWriteStream(partial, { flags: 'wx', mode: 0o644, highWaterMark: 4 * 1024 * 1024 });
+  let written = 0;
+  try {
+    const { length, body: content } = await client.stream(`/v1/tasks/${taskId}/content`);
+    for await (const chunk of content) {
+      hash?.update(chunk);
+      written += chunk.length;
+      if (!file.write(chunk)) await once(file, 'drain');
+      onProgress(written, length);
+    }
+    if (written !== length) throw new WarrenError('SHORT_CONTENT', `got ${written} of ${length} bytes`, 502);
+    await new Promise<void>((resolve, reject) =>
+      file.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+    return written;
+  } catch (err) {
+    file.destroy();
+    if (!file.closed) await once(file, 'close'); // so the partial file is gone for good after
+    throw err;
+  }
+}
+
+async function hashFile(path: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
   }
 }
 

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
-import { chmod, chown, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, copyFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isAbsolute } from 'node:path';
 import { errorMessage, isWarrenError, WarrenError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { isTaskId } from '../../core/task.js';
@@ -48,6 +50,10 @@ const MAX_BODY = 64 * 1024;
  */
 export class LocalApi {
   private server: Server | undefined;
+  /** True when the socket is open to a group, not only to the peer's own user. */
+  get shared(): boolean {
+    return this.init.group !== undefined;
+  }
 
   constructor(
     private readonly c: LocalApiComponents,
@@ -115,8 +121,47 @@ export class LocalApi {
       if (!task) throw new WarrenError('TASK_NOT_FOUND', `no task ${id} on this peer`, 404);
       return streamContent(task, res);
     }
+    if (parts.length === 4 && parts[3] === 'export' && req.method === 'POST') {
+      const task = this.c.storedTask(id);
+      if (!task) throw new WarrenError('TASK_NOT_FOUND', `no task ${id} on this peer`, 404);
+      return sendJson(res, 200, await this.exportTask(task, parseExportBody(await readBody(req)), res));
+    }
     throw new WarrenError('NOT_FOUND', `no route ${req.method} ${url.pathname}`, 404);
   }
+
+  /**
+   * Copies a task, once complete, to a file of the caller's (in the kernel:
+   * copy_file_range, no bytes through user space). Only on a private socket
+   * (0600): then whoever connects is the peer's own user, so the peer writes
+   * nothing that user could not write. With a group socket, readers stream.
+   */
+  private async exportTask(task: StoredTask, path: string, res: ServerResponse) {
+    if (this.shared) {
+      throw new WarrenError(
+        'EXPORT_NOT_ALLOWED',
+        'this peer socket is shared with a group: read the content instead',
+        403,
+      );
+    }
+    const release = task.acquire();
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    try {
+      if (!task.complete) await waitFor(task, () => task.complete, gone.signal);
+      await copyFile(task.dataPath, path, constants.COPYFILE_EXCL);
+      return { path, bytes: task.meta.contentLength ?? 0 };
+    } finally {
+      release();
+    }
+  }
+}
+
+function parseExportBody(value: unknown): string {
+  const path = (value as { path?: unknown } | null)?.path;
+  if (typeof path !== 'string' || !isAbsolute(path) || path.includes('\0')) {
+    throw new WarrenError('BAD_REQUEST', 'path: an absolute file path is required', 400);
+  }
+  return path;
 }
 
 /**

@@ -53,6 +53,13 @@ export async function fetchFromSource(
   }
 }
 
+/**
+ * Disk writes in flight while the origin stream goes on: the stream waits
+ * for the disk only when this many pieces are still being written (a paused
+ * origin stream loses bandwidth it cannot make up).
+ */
+const MAX_PENDING_WRITES = 4;
+
 async function consume(
   task: StoredTask,
   offset: number,
@@ -64,10 +71,12 @@ async function consume(
   const whole = offset === 0 ? createHash('sha256') : undefined;
   let n = Math.floor(offset / pieceLength);
   let buffer = Buffer.allocUnsafe(task.range(n).end - task.range(n).start);
+  let hash = createHash('sha256');
   let filled = 0;
   let position = offset;
+  const pending: Promise<void>[] = [];
   const finishPiece = async () => {
-    const digest = createHash('sha256').update(buffer).digest();
+    const digest = hash.digest();
     const known = task.digestOf(n);
     if (known && known !== digest.toString('hex')) {
       throw new WarrenError(
@@ -76,30 +85,40 @@ async function consume(
         502,
       );
     }
-    if (!task.pieces.has(n)) await task.writePiece(n, buffer);
-    report.piece(n, digest, buffer.length);
+    const [number, bytes] = [n, buffer];
+    // Reported once on disk, so that a child told about the piece can fetch it.
+    const written = task.pieces.has(number) ? Promise.resolve() : task.writePiece(number, bytes);
+    pending.push(written.then(() => report.piece(number, digest, bytes.length)));
+    if (pending.length >= MAX_PENDING_WRITES) await pending.shift();
     n++;
     filled = 0;
+    hash = createHash('sha256');
     if (position < contentLength) buffer = Buffer.allocUnsafe(task.range(n).end - task.range(n).start);
   };
-  for await (const chunk of body) {
-    if (position + chunk.length > contentLength) {
-      throw new WarrenError(
-        'SOURCE_TOO_LONG',
-        `origin sent more than its Content-Length of ${contentLength}`,
-        502,
-      );
+  try {
+    for await (const chunk of body) {
+      if (position + chunk.length > contentLength) {
+        throw new WarrenError(
+          'SOURCE_TOO_LONG',
+          `origin sent more than its Content-Length of ${contentLength}`,
+          502,
+        );
+      }
+      whole?.update(chunk);
+      let used = 0;
+      while (used < chunk.length) {
+        const take = Math.min(chunk.length - used, buffer.length - filled);
+        chunk.copy(buffer, filled, used, used + take);
+        hash.update(chunk.subarray(used, used + take));
+        filled += take;
+        used += take;
+        position += take;
+        if (filled === buffer.length) await finishPiece();
+      }
     }
-    whole?.update(chunk);
-    let used = 0;
-    while (used < chunk.length) {
-      const take = Math.min(chunk.length - used, buffer.length - filled);
-      chunk.copy(buffer, filled, used, used + take);
-      filled += take;
-      used += take;
-      position += take;
-      if (filled === buffer.length) await finishPiece();
-    }
+  } finally {
+    // Never leave writes running behind a failed fetch; their errors surface here.
+    await Promise.all(pending);
   }
   if (position !== contentLength) {
     throw new WarrenError(

@@ -69,6 +69,8 @@ export class HttpSource {
         method: 'GET',
         headers: sent,
         signal,
+        // Keep reading from the origin while the consumer hashes and writes a piece.
+        highWaterMark: 4 * 1024 * 1024,
       });
     } catch (err) {
       throw new WarrenError(

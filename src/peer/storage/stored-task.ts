@@ -250,7 +250,7 @@ export class StoredTask extends EventEmitter<TaskEvents> {
   /** A stream of bytes [start, end) of the content; the caller checks the pieces are held. */
   createReadStream(start: number, end: number): ReadStream {
     this.lastAccess = Date.now();
-    return createReadStream(this.dataPath, { start, end: end - 1, highWaterMark: 4 * 1024 * 1024 });
+    return createReadStream(this.dataPath, { start, end: end - 1, highWaterMark: 1024 * 1024 });
   }
 
   fail(err: Error): void {
