@@ -51,6 +51,19 @@ describe('TaskStore', () => {
     await assert.rejects(readFile(join(dir, id, 'meta.json')), { code: 'ENOENT' });
   });
 
+  it('saves metadata from concurrent callers without racing on its temp file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'warren-store-'));
+    dirs.push(dir);
+    const store = new TaskStore(dir, silentLogger());
+    await store.load();
+    const task = await store.getOrCreate({ taskId: id, url: 'http://o/x', tag: '', application: '' });
+    await task.setShape(8 * MIB, 4 * MIB);
+    await Promise.all(Array.from({ length: 20 }, () => task.saveMeta()));
+    const meta = JSON.parse(await readFile(join(dir, id, 'meta.json'), 'utf8'));
+    assert.equal(meta.contentLength, 8 * MIB);
+    await store.close();
+  });
+
   it('rejects a piece of the wrong size', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'warren-store-'));
     dirs.push(dir);

@@ -47,6 +47,7 @@ export class StoredTask extends EventEmitter<TaskEvents> {
   private dataHandle: FileHandle | undefined;
   private logHandle: FileHandle | undefined;
   private metaTimer: NodeJS.Timeout | undefined;
+  private metaWrites: Promise<void> = Promise.resolve();
   removed = false;
 
   constructor(
@@ -267,7 +268,14 @@ export class StoredTask extends EventEmitter<TaskEvents> {
     this.metaTimer.unref();
   }
 
-  async saveMeta(): Promise<void> {
+  /** Writes meta.json atomically; writes are serialized so two never race on the temp file. */
+  saveMeta(): Promise<void> {
+    const run = this.metaWrites.then(() => this.writeMeta());
+    this.metaWrites = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeMeta(): Promise<void> {
     if (this.removed) return;
     const tmp = join(this.dir, 'meta.json.tmp');
     await writeFile(tmp, JSON.stringify(this.meta), { mode: 0o600 });
