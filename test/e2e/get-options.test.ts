@@ -6,7 +6,7 @@ import { makeRandomFile, sha256File } from '../helpers/files.js';
 import { type Origin, startOrigin } from '../helpers/origin.js';
 import { killAll } from '../helpers/processes.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { Cluster, type PeerProcess } from './cluster.js';
+import { Cluster, metric, type PeerProcess } from './cluster.js';
 
 const MIB = 1024 * 1024;
 const SECRET = 'Bearer s3cr3t-origin-token';
@@ -61,11 +61,17 @@ describe('warren get options', () => {
   it('fetches content of at most 4 MiB straight from the origin', async () => {
     const out = join(dir, 'out', 'tiny.bin');
     const before = origin.requests('tiny.bin');
+    const fromSource = await metric(peer.ops, 'warren_download_bytes_total', { from: 'source' });
+    const fromParents = await metric(peer.ops, 'warren_download_bytes_total', { from: 'parent' });
     const result = await cluster.get(peer, origin.url('tiny.bin'), out, ['-H', `Authorization: ${SECRET}`]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await sha256File(out), await sha256File(join(dir, 'www', 'tiny.bin')));
-    assert.equal(result.json!.piecesFromParents, 0);
-    assert.equal(result.json!.piecesFromSource, 1, 'the peer fetched it from the origin itself');
+    assert.equal(
+      (await metric(peer.ops, 'warren_download_bytes_total', { from: 'source' })) - fromSource,
+      1000,
+      'the peer fetched it from the origin itself',
+    );
+    assert.equal(await metric(peer.ops, 'warren_download_bytes_total', { from: 'parent' }), fromParents);
     assert.ok(origin.requests('tiny.bin') > before);
   });
 
