@@ -1,5 +1,5 @@
 import type { Hash } from 'node:crypto';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { WarrenError } from '../../core/errors.js';
 import { formatHostPort } from '../../core/net.js';
 import { expectName, type TlsMaterial } from '../../core/tls.js';
@@ -47,53 +47,71 @@ export class ParentClient {
 
   /**
    * Reads bytes [start, start + into.length) of a task into `into`, feeding
-   * each chunk to `hash` while it is still in cache.
+   * each chunk to `hash` while it is still in cache. Uses undici's dispatch
+   * API: one callback per chunk, no stream or promise per chunk (this is the
+   * hottest loop of a download).
    */
-  async fetchRange(
-    taskId: string,
-    start: number,
-    into: Buffer,
-    hash: Hash,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  fetchRange(taskId: string, start: number, into: Buffer, hash: Hash, signal?: AbortSignal): Promise<void> {
     const end = start + into.length - 1;
-    const res = await this.pool.request({
-      path: `/tasks/${taskId}`,
-      method: 'GET',
-      headers: { range: `bytes=${start}-${end}` },
-      signal,
+    const hostId = this.address.hostId;
+    return new Promise<void>((resolve, reject) => {
+      let status = 0;
+      let filled = 0;
+      let errorBody = '';
+      let failed: Error | undefined;
+      let onAbort: (() => void) | undefined;
+      const settle = () => {
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
+      };
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(controller) {
+          if (!signal) return;
+          onAbort = () => controller.abort(signal.reason);
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        },
+        onResponseStart(_controller, statusCode) {
+          status = statusCode;
+        },
+        onResponseData(controller, chunk) {
+          if (status !== 206) {
+            if (errorBody.length < 200) errorBody += chunk.toString('utf8');
+            return;
+          }
+          if (filled + chunk.length > into.length) {
+            failed = new WarrenError('PARENT_TOO_LONG', `parent ${hostId} sent more than was asked`, 502);
+            controller.abort(failed);
+            return;
+          }
+          chunk.copy(into, filled);
+          hash.update(chunk);
+          filled += chunk.length;
+        },
+        onResponseEnd() {
+          settle();
+          if (status !== 206) {
+            const code = status === 503 ? 'PARENT_BUSY' : status === 404 ? 'PARENT_NOT_HELD' : 'PARENT_ERROR';
+            reject(
+              new WarrenError(code, `parent ${hostId} answered ${status}: ${errorBody.slice(0, 200)}`, 502),
+            );
+          } else if (filled !== into.length) {
+            reject(
+              new WarrenError('PARENT_SHORT', `parent ${hostId} sent ${filled} of ${into.length} bytes`, 502),
+            );
+          } else {
+            resolve();
+          }
+        },
+        onResponseError(_controller, err) {
+          settle();
+          reject(failed ?? err);
+        },
+      };
+      this.pool.dispatch(
+        { path: `/tasks/${taskId}`, method: 'GET', headers: { range: `bytes=${start}-${end}` } },
+        handler,
+      );
     });
-    if (res.statusCode !== 206) {
-      const body = await res.body.text().catch(() => '');
-      const code =
-        res.statusCode === 503 ? 'PARENT_BUSY' : res.statusCode === 404 ? 'PARENT_NOT_HELD' : 'PARENT_ERROR';
-      throw new WarrenError(
-        code,
-        `parent ${this.address.hostId} answered ${res.statusCode}: ${body.slice(0, 200)}`,
-        502,
-      );
-    }
-    let filled = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      if (filled + chunk.length > into.length) {
-        res.body.destroy();
-        throw new WarrenError(
-          'PARENT_TOO_LONG',
-          `parent ${this.address.hostId} sent more than was asked`,
-          502,
-        );
-      }
-      chunk.copy(into, filled);
-      hash.update(chunk);
-      filled += chunk.length;
-    }
-    if (filled !== into.length) {
-      throw new WarrenError(
-        'PARENT_SHORT',
-        `parent ${this.address.hostId} sent ${filled} of ${into.length} bytes`,
-        502,
-      );
-    }
   }
 
   /** Follows the parent's piece availability for a task until done, error or abort. */
