@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { PeerClient } from '../../src/cli/peer-client.js';
 import { makeRandomFile, sha256File } from '../helpers/files.js';
 import { type Origin, startOrigin } from '../helpers/origin.js';
 import { killAll } from '../helpers/processes.js';
@@ -73,6 +74,28 @@ describe('warren get options', () => {
     );
     assert.equal(await metric(peer.ops, 'warren_download_bytes_total', { from: 'parent' }), fromParents);
     assert.ok(origin.requests('tiny.bin') > before);
+  });
+
+  it('on a group socket (0660) the peer writes no file for the caller: get streams the content', async () => {
+    const shared = await cluster.startPeer('peer-group', {
+      env: { WARREN_SOCKET_GROUP: String(process.getgid?.() ?? 0) },
+    });
+    assert.equal((await stat(shared.socket)).mode & 0o777, 0o660);
+    const out = join(dir, 'out', 'streamed.bin');
+    const result = await cluster.get(shared, origin.url('big.bin'), out, [
+      '-H',
+      `Authorization: ${SECRET}`,
+      '--digest',
+      `sha256:${await sha256File(join(dir, 'www', 'big.bin'))}`,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await sha256File(out), await sha256File(join(dir, 'www', 'big.bin')));
+    const client = new PeerClient(shared.socket);
+    await assert.rejects(
+      client.json('POST', `/v1/tasks/${result.json!.taskId}/export`, { path: join(dir, 'out', 'x.bin') }),
+      { code: 'EXPORT_NOT_ALLOWED' },
+    );
+    await client.close();
   });
 
   it('--filter-query leaves a parameter out of the task id; --tag makes another task', async () => {
