@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
 import type { Registry } from 'prom-client';
+import { formatDigest } from '../core/digest.js';
 import { errorMessage, WarrenError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseHostPort } from '../core/net.js';
@@ -246,7 +247,9 @@ export class Peer {
       piecesHeld: task.pieces.held,
       inUse: task.inUse,
       lastAccess: new Date(task.lastAccess).toISOString(),
-      contentSha256: task.meta.contentSha256 ? `sha256:${task.meta.contentSha256}` : null,
+      contentSha256: task.meta.contentSha256
+        ? formatDigest(Buffer.from(task.meta.contentSha256, 'hex'))
+        : null,
       ...(failure
         ? { error: { code: (failure as WarrenError).code ?? 'ERROR', message: failure.message } }
         : {}),

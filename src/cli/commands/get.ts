@@ -5,7 +5,7 @@ import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { parseDigest } from '../../core/digest.js';
+import { formatDigest, parseDigest } from '../../core/digest.js';
 import { errorMessage, WarrenError } from '../../core/errors.js';
 import { formatBytes } from '../../core/units.js';
 import type { TaskStatus } from '../../peer/api/local-api.js';
@@ -105,7 +105,7 @@ async function get(url: string, flags: GetFlags) {
     if (expected && digest && !digest.equals(expected)) {
       throw new WarrenError(
         'DIGEST_MISMATCH',
-        `content of ${url} has sha256:${digest.toString('hex')}, expected ${flags.digest}; nothing was written to ${flags.output}`,
+        `content of ${url} has ${formatDigest(digest)}, expected ${flags.digest}; nothing was written to ${flags.output}`,
         409,
       );
     }
@@ -117,7 +117,7 @@ async function get(url: string, flags: GetFlags) {
       taskId,
       output,
       bytes: written,
-      sha256: digest ? `sha256:${digest.toString('hex')}` : (status?.contentSha256 ?? null),
+      sha256: digest ? formatDigest(digest) : (status?.contentSha256 ?? null),
       seconds: Number(seconds.toFixed(3)),
       piecesFromParents: status?.stats?.piecesFromParents ?? 0,
       piecesFromSource: status?.stats?.piecesFromSource ?? 0,

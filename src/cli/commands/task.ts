@@ -12,22 +12,17 @@ export function registerTaskCommands(program: Command): void {
     .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
     .option('--json', 'machine-readable output')
     .action(async (opts: { socket: string; json?: boolean }) => {
-      const client = await peerClient(opts.socket);
-      try {
-        const { tasks } = await client.json<{ tasks: TaskStatus[] }>('GET', '/v1/tasks');
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(tasks)}\n`);
-          return;
-        }
-        process.stdout.write('TASK ID           STATE      SIZE        PIECES   URL\n');
-        for (const t of tasks) {
-          const size = t.contentLength === null ? '?' : formatBytes(t.contentLength);
-          process.stdout.write(
-            `${t.taskId.slice(0, 16)}  ${t.state.padEnd(9)}  ${size.padEnd(10)}  ${`${t.piecesHeld}/${t.pieceCount}`.padEnd(7)}  ${t.url}\n`,
-          );
-        }
-      } finally {
-        await client.close();
+      const { tasks } = await callPeer<{ tasks: TaskStatus[] }>(opts.socket, 'GET', '/v1/tasks');
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(tasks)}\n`);
+        return;
+      }
+      process.stdout.write('TASK ID           STATE      SIZE        PIECES   URL\n');
+      for (const t of tasks) {
+        const size = t.contentLength === null ? '?' : formatBytes(t.contentLength);
+        process.stdout.write(
+          `${t.taskId.slice(0, 16)}  ${t.state.padEnd(9)}  ${size.padEnd(10)}  ${`${t.piecesHeld}/${t.pieceCount}`.padEnd(7)}  ${t.url}\n`,
+        );
       }
     });
   program
@@ -35,33 +30,26 @@ export function registerTaskCommands(program: Command): void {
     .description("run the local peer's disk GC now (expired tasks, then down to the low watermark)")
     .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
     .action(async (opts: { socket: string }) => {
-      const client = await peerClient(opts.socket);
-      try {
-        const { removed } = await client.json<{ removed: string[] }>('POST', '/v1/gc');
-        process.stdout.write(
-          `removed ${removed.length} task(s)${removed.map((id) => `\n  ${id}`).join('')}\n`,
-        );
-      } finally {
-        await client.close();
-      }
+      const { removed } = await callPeer<{ removed: string[] }>(opts.socket, 'POST', '/v1/gc');
+      process.stdout.write(`removed ${removed.length} task(s)${removed.map((id) => `\n  ${id}`).join('')}\n`);
     });
   task
     .command('rm <taskId>')
     .description('remove a task and its data (refused while it is in use)')
     .option('--socket <path>', 'local peer socket', DEFAULT_SOCKET)
     .action(async (taskId: string, opts: { socket: string }) => {
-      const client = await peerClient(opts.socket);
-      try {
-        await client.json('DELETE', `/v1/tasks/${taskId}`);
-        process.stdout.write(`removed ${taskId}\n`);
-      } finally {
-        await client.close();
-      }
+      await callPeer(opts.socket, 'DELETE', `/v1/tasks/${taskId}`);
+      process.stdout.write(`removed ${taskId}\n`);
     });
 }
 
-/** The socket client, loaded only when a command runs (keeps `warren --help` fast). */
-async function peerClient(socket: string) {
+/** One JSON call to the local peer; the client is loaded only when a command runs (keeps `warren --help` fast). */
+async function callPeer<T>(socket: string, method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T> {
   const { PeerClient } = await import('../peer-client.js');
-  return new PeerClient(socket);
+  const client = new PeerClient(socket);
+  try {
+    return await client.json<T>(method, path);
+  } finally {
+    await client.close();
+  }
 }

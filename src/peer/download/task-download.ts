@@ -112,10 +112,6 @@ export class TaskDownload {
     this.done.catch(() => undefined); // observed through `state` and `error` too
   }
 
-  get storedTask(): StoredTask | undefined {
-    return this.task;
-  }
-
   /** Runs the download to its end; `done` settles with the outcome. */
   async run(): Promise<void> {
     const r = this.request;
