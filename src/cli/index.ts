@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { errorMessage, isWarrenError } from '../core/errors.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerGetCommand } from './commands/get.js';
+import { registerManagerCommand } from './commands/manager.js';
 import { registerPeerCommand } from './commands/peer.js';
 import { registerSchedulerCommand } from './commands/scheduler.js';
 import { registerTaskCommands } from './commands/task.js';
@@ -18,6 +19,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerCaCommands(program);
+registerManagerCommand(program);
 registerSchedulerCommand(program);
 registerPeerCommand(program);
 registerGetCommand(program);

@@ -1,0 +1,41 @@
+import type { UserRole } from '../db/schema.js';
+
+/** What a personal access token may be allowed to do. */
+export const TOKEN_SCOPES = ['read', 'job', 'cluster'] as const;
+export type Scope = (typeof TOKEN_SCOPES)[number];
+
+/** Who made a request, once their bearer credential checked out. */
+export interface Principal {
+  kind: 'session' | 'token';
+  userId: string;
+  userName: string;
+  role: UserRole;
+  /** A session carries every scope its role allows; a token only its own. */
+  scopes: ReadonlySet<Scope>;
+  /** Token id (kind 'token') or session-hash prefix (kind 'session'): the rate-limit and audit key. */
+  credentialId: string;
+}
+
+/**
+ * Every route declares its access rule in `config.access`; a route without
+ * one makes the server refuse to start (http/app.ts), so nothing is public by
+ * accident.
+ * - `public`: no credential (health, CA certificate, login, enrolment with a join token).
+ * - `scope`: the scope a token needs; sessions have all scopes.
+ * - `write`: mutates state, so a `guest` is refused.
+ * - `root`: only a root user (user management).
+ * - `session`: a login session is required, a token is refused (token management).
+ */
+export type Access =
+  | { public: true }
+  | { public?: false; scope: Scope; write?: boolean; root?: boolean; session?: boolean };
+
+/** Why `principal` may not do what `access` needs, or undefined if it may. */
+export function denial(access: Access, principal: Principal): string | undefined {
+  if (access.public) return undefined;
+  if (access.session && principal.kind !== 'session') return 'this action needs a login session, not a token';
+  if (access.root && principal.role !== 'root') return "this action needs the 'root' role";
+  if (access.write && principal.role === 'guest') return "the 'guest' role is read-only";
+  if (!principal.scopes.has(access.scope)) return `this token lacks the '${access.scope}' scope`;
+  return undefined;
+}

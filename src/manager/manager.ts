@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { type Logger, silentLogger } from '../core/log.js';
+import { formatHostPort } from '../core/net.js';
+import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
+import type { TlsMaterial } from '../core/tls.js';
+import { AuditLog } from './audit/audit-log.js';
+import { AuthService } from './auth/auth-service.js';
+import { CertificateAuthority } from './ca/authority.js';
+import { type ManagerConfig, type ManagerSettings, resolveManagerSettings } from './config.js';
+import type { ManagerContext } from './context.js';
+import { type ManagerDatabase, openDatabase } from './db/database.js';
+import { buildApp, type ManagerApp } from './http/app.js';
+import { registerRoutes } from './routes/index.js';
+
+export interface ManagerOptions {
+  config: ManagerConfig;
+  logger?: Logger;
+}
+
+/** Where a started manager listens. */
+export interface ManagerAddresses {
+  /** https://host:port of the REST API. */
+  api: string;
+  /** host:port of the mTLS RPC server. */
+  rpc: string;
+  ops: string;
+}
+
+/**
+ * The manager role's composition root: database, built-in CA, REST API,
+ * RPC server for components, ops server, and the background loops.
+ */
+export class Manager {
+  readonly settings: ManagerSettings;
+  readonly registry: Registry;
+  private readonly log: Logger;
+  private database: ManagerDatabase | undefined;
+  private app: ManagerApp | undefined;
+  private ops: OpsServer | undefined;
+  private context: ManagerContext | undefined;
+  private bound: ManagerAddresses | undefined;
+  private readonly stops: Array<() => Promise<void> | void> = [];
+
+  constructor(options: ManagerOptions) {
+    this.settings = resolveManagerSettings(options.config);
+    this.log = (options.logger ?? silentLogger()).child({ component: 'manager' });
+    this.registry = newRegistry('manager');
+  }
+
+  get addresses(): ManagerAddresses {
+    if (!this.bound) throw new Error('manager not started');
+    return this.bound;
+  }
+
+  /** The services, for `warren up` and tests that drive the manager in-process. */
+  get ctx(): ManagerContext {
+    if (!this.context) throw new Error('manager not started');
+    return this.context;
+  }
+
+  async start(): Promise<ManagerAddresses> {
+    const s = this.settings;
+    this.database = await openDatabase(s, this.log);
+    const db = this.database.db;
+    const ca = await CertificateAuthority.open(s.data, db, this.log);
+    const hosts = [s.listen.host, s.rpcListen.host, ...s.advertiseHosts].filter(
+      (h) => h !== '0.0.0.0' && h !== '::',
+    );
+    const tls = await ca.managerMaterial(s.data, hosts);
+    const ctx: ManagerContext = {
+      settings: s,
+      log: this.log,
+      database: this.database,
+      db,
+      audit: new AuditLog(db, this.log),
+      ca,
+      auth: new AuthService(),
+    };
+    this.context = ctx;
+
+    const app = await buildApp({
+      https: this.restCertificate(tls),
+      logger: this.log,
+      authenticator: ctx.auth,
+      rateLimit: s.rateLimit,
+    });
+    await registerRoutes(app, ctx);
+    this.app = app;
+    await app.listen({ host: s.listen.host, port: s.listen.port });
+    const apiPort = (app.server.address() as AddressInfo).port;
+
+    this.ops = await startOpsServer({
+      ...s.opsListen,
+      registry: this.registry,
+      ready: () => this.bound !== undefined,
+    });
+    this.bound = {
+      api: `https://${formatHostPort(s.listen.host, apiPort)}`,
+      rpc: formatHostPort(s.rpcListen.host, s.rpcListen.port),
+      ops: formatHostPort(s.opsListen.host, this.ops.port),
+    };
+    this.log.info({ ...this.bound, database: this.database.describe }, 'manager listening');
+    return this.bound;
+  }
+
+  async stop(): Promise<void> {
+    this.bound = undefined;
+    for (const stop of this.stops.splice(0).reverse()) await stop();
+    await this.app?.close();
+    this.app = undefined;
+    await this.ops?.close();
+    this.ops = undefined;
+    await this.database?.close();
+    this.database = undefined;
+    this.log.info('manager stopped');
+  }
+
+  /** The operator's certificate if configured, else the one from the built-in CA. */
+  private restCertificate(tls: TlsMaterial): { cert: string; key: string } {
+    const { certFile, keyFile } = this.settings.tls;
+    if (certFile && keyFile) {
+      return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+    }
+    return { cert: tls.cert, key: tls.key };
+  }
+}
