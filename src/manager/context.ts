@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../core/log.js';
+import type { TlsMaterial } from '../core/tls.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { CertificateAuthority } from './ca/authority.js';
@@ -20,4 +21,6 @@ export interface ManagerContext {
   audit: AuditLog;
   ca: CertificateAuthority;
   auth: AuthService;
+  /** The manager's own certificate (role manager): RPC server, and client of schedulers. */
+  tls: TlsMaterial;
 }

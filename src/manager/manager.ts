@@ -77,6 +77,7 @@ export class Manager {
       audit: new AuditLog(db, this.log),
       ca,
       auth: new AuthService(),
+      tls,
     };
     this.context = ctx;
 

@@ -1,5 +1,9 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { WarrenError } from '../../core/errors.js';
+import type { Database } from './schema.js';
+
+/** The cluster made at first start; components without a matching cluster join it. */
+export const DEFAULT_CLUSTER_ID = 'cls_default';
 
 /**
  * Migrations live in code (not files read at run time) so that the single
@@ -111,6 +115,21 @@ const migrations: Record<string, Migration> = {
         .addColumn('detail', text, (c) => c.notNull())
         .execute();
       await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'id']).execute();
+      // Every installation has a cluster to put components and jobs in.
+      const now = new Date().toISOString();
+      await (db as Kysely<Database>)
+        .insertInto('clusters')
+        .values({
+          id: DEFAULT_CLUSTER_ID,
+          name: 'default',
+          description: 'created at first start',
+          config: '{}',
+          scopes: '{}',
+          is_default: 1,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
     },
   },
 };
