@@ -1,12 +1,20 @@
 import { Command } from 'commander';
 import { errorMessage, isWarrenError } from '../core/errors.js';
+import { registerBlocklistCommands } from './commands/blocklist.js';
 import { registerCaCommands } from './commands/ca.js';
+import { registerClusterCommands } from './commands/cluster.js';
+import { registerEnrollCommand } from './commands/enroll.js';
 import { registerGetCommand } from './commands/get.js';
+import { registerJobCommands } from './commands/job.js';
+import { registerLoginCommands } from './commands/login.js';
 import { registerManagerCommand } from './commands/manager.js';
 import { registerPeerCommand } from './commands/peer.js';
+import { registerPreheatCommand } from './commands/preheat.js';
 import { registerSchedulerCommand } from './commands/scheduler.js';
 import { registerTaskCommands } from './commands/task.js';
+import { registerTokenCommands } from './commands/token.js';
 import { registerUpCommand } from './commands/up.js';
+import { registerUserCommands } from './commands/user.js';
 
 /**
  * The `warren` executable: every role and client command. This is the only
@@ -20,10 +28,18 @@ const program = new Command()
 
 registerCaCommands(program);
 registerManagerCommand(program);
+registerEnrollCommand(program);
 registerSchedulerCommand(program);
 registerPeerCommand(program);
+registerBlocklistCommands(program);
 registerGetCommand(program);
 registerTaskCommands(program);
+registerPreheatCommand(program);
+registerJobCommands(program);
+registerLoginCommands(program);
+registerUserCommands(program);
+registerTokenCommands(program);
+registerClusterCommands(program);
 registerUpCommand(program);
 
 try {

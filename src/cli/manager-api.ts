@@ -62,7 +62,8 @@ export class ManagerApi {
 
   constructor(
     readonly base: string,
-    ca: string,
+    /** PEM of the CA the manager's certificate is checked against (`warren login` saves it). */
+    readonly ca: string,
     private readonly token: string | undefined,
   ) {
     this.agent = new Agent({ connect: { ca }, connections: 4 });
@@ -150,5 +151,18 @@ function readCaFile(path: string): string {
       `cannot read CA file ${path}: ${(err as NodeJS.ErrnoException).code}`,
       400,
     );
+  }
+}
+
+/** A ManagerApi for the duration of `run`. */
+export async function withApi(
+  flags: ManagerFlags & object,
+  run: (api: ManagerApi) => Promise<void>,
+): Promise<void> {
+  const api = ManagerApi.fromFlags(flags);
+  try {
+    await run(api);
+  } finally {
+    await api.close();
   }
 }

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { createPrivateKey, type KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -15,6 +15,8 @@ export type Role = (typeof ROLES)[number];
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
+/** What a certificate name (CN) may be: it is also a host id and a file name. */
+export const CERTIFICATE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** What a component needs to speak mTLS: the CA to trust and its own certificate and key (PEM). */
 export interface TlsMaterial {
@@ -26,11 +28,13 @@ export interface TlsMaterial {
 /** The file names inside a `--tls-dir`. */
 export const TLS_FILES = { ca: 'ca.crt', cert: 'tls.crt', key: 'tls.key', caKey: 'ca.key' } as const;
 
-async function newKeys(): Promise<CryptoKeyPair> {
+/** A new P-256 key pair (extractable, so the private key can be written as PEM). */
+export async function newKeys(): Promise<CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
-async function pemKey(key: CryptoKey): Promise<string> {
+/** A private key as PKCS#8 PEM. */
+export async function pemKey(key: CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
@@ -72,11 +76,32 @@ export interface IssueOptions {
   /** Extra DNS names and IP addresses for the certificate (localhost and loopback are always in). */
   hosts?: string[];
   days?: number;
+  /** Life in milliseconds (overrides `days`); short lives are for renewal and expiry tests. */
+  lifetimeMs?: number;
+  /**
+   * Put this machine's host name in the certificate (default true). False when
+   * the CA signs for a component elsewhere (enrolment, renewal).
+   */
+  issuerHostname?: boolean;
 }
 
-/** Issues a certificate for a component, signed by the CA in `caDir`. */
+/** Issues a certificate and a new key for a component, signed by the CA in `caDir`. */
 export async function issueCertificate(caDir: string, options: IssueOptions): Promise<TlsMaterial> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(options.name)) {
+  const keys = await newKeys();
+  const { ca, cert } = await signCertificate(caDir, options, keys.publicKey);
+  return { ca, cert, key: await pemKey(keys.privateKey) };
+}
+
+/**
+ * Signs a certificate for a public key held elsewhere (a CSR's): CN = name,
+ * OU = role, the SPIFFE id and host names as SANs, serverAuth + clientAuth.
+ */
+export async function signCertificate(
+  caDir: string,
+  options: IssueOptions,
+  publicKey: CryptoKey | x509.PublicKey,
+): Promise<{ ca: string; cert: string }> {
+  if (!CERTIFICATE_NAME.test(options.name)) {
     throw new WarrenError(
       'BAD_NAME',
       `certificate name '${options.name}' must be 1-63 of [A-Za-z0-9._-]`,
@@ -93,8 +118,8 @@ export async function issueCertificate(caDir: string, options: IssueOptions): Pr
     false,
     ['sign'],
   );
-  const keys = await newKeys();
-  const hosts = new Set(['localhost', '127.0.0.1', '::1', hostname(), ...(options.hosts ?? [])]);
+  const hosts = new Set(['localhost', '127.0.0.1', '::1', ...(options.hosts ?? [])]);
+  if (options.issuerHostname !== false) hosts.add(hostname());
   const altNames: x509.JsonGeneralName[] = [
     { type: 'url', value: `spiffe://warren/${options.role}/${options.name}` },
   ];
@@ -102,13 +127,17 @@ export async function issueCertificate(caDir: string, options: IssueOptions): Pr
     altNames.push(/^[\d.]+$|:/.test(host) ? { type: 'ip', value: host } : { type: 'dns', value: host });
   }
   const now = Date.now();
+  const lifetime = options.lifetimeMs ?? (options.days ?? 30) * DAY;
+  // Backdated against clock skew, but by a tenth of the life at most, so a
+  // short-lived certificate's two-thirds point is still ahead of its issue.
+  const backdate = lifetime > 0 ? Math.min(60_000, lifetime / 10) : 60_000;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${options.name}, OU=${options.role}, O=warren`,
     issuer: caCert.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + (options.days ?? 30) * DAY),
-    publicKey: keys.publicKey,
+    notBefore: new Date(now - backdate),
+    notAfter: new Date(now + lifetime),
+    publicKey,
     signingKey: caKey,
     signingAlgorithm: ALG,
     extensions: [
@@ -125,15 +154,26 @@ export async function issueCertificate(caDir: string, options: IssueOptions): Pr
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { ca: caPem, cert: cert.toString('pem'), key: await pemKey(keys.privateKey) };
+  return { ca: caPem, cert: cert.toString('pem') };
 }
 
-/** Writes ca.crt, tls.crt and tls.key (0600) into `dir`. */
+/**
+ * Writes ca.crt, tls.crt and tls.key (0600) into `dir`, each through a
+ * temporary file and a rename, so a reader never sees half a file (renewal
+ * rewrites them while the component runs).
+ */
 export function writeTlsDir(dir: string, material: TlsMaterial): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, TLS_FILES.ca), material.ca, { mode: 0o644 });
-  writeFileSync(join(dir, TLS_FILES.cert), material.cert, { mode: 0o644 });
-  writeSecret(join(dir, TLS_FILES.key), material.key);
+  replaceFile(join(dir, TLS_FILES.ca), material.ca, 0o644);
+  replaceFile(join(dir, TLS_FILES.key), material.key, 0o600);
+  replaceFile(join(dir, TLS_FILES.cert), material.cert, 0o644);
+}
+
+function replaceFile(path: string, content: string, mode: number): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, content, { mode });
+  chmodSync(temp, mode);
+  renameSync(temp, path);
 }
 
 export function loadTlsDir(dir: string): TlsMaterial {

@@ -25,6 +25,11 @@ export const ManagerConfigSchema = Type.Object({
     default: [],
     description: 'extra DNS names / IPs for the manager certificate (loopback is always in)',
   }),
+  rootPasswordFile: Type.String({
+    default: '',
+    description:
+      "file holding the first root's password (env WARREN_ROOT_PASSWORD_FILE); '' = a one-time password printed once",
+  }),
   logLevel: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -51,7 +56,8 @@ export const ManagerConfigSchema = Type.Object({
     sessionTtl: Duration('12h', 'a login session ends this long after it was made'),
     tokenMaxLifetime: Duration('365d', 'longest expiry a personal access token may have'),
     rotationGrace: Duration('1h', 'an old token secret keeps working this long after a rotate'),
-    loginAttemptsPerMinute: Count(10, 'failed logins per user and per address before 429'),
+    loginAttemptsPerMinute: Count(10, 'failed logins per user name in a minute before 429'),
+    loginAttemptsPerAddress: Count(50, 'failed logins per client address in a minute before 429'),
   }),
   rateLimit: section({
     perToken: Count(200, 'requests per second per token or session'),
@@ -84,12 +90,14 @@ export interface ManagerSettings {
   rpcListen: { host: string; port: number };
   opsListen: { host: string; port: number };
   advertiseHosts: string[];
+  rootPasswordFile: string;
   database: ManagerConfig['database'] & { timeoutMs: number };
   tls: ManagerConfig['tls'];
   sessionTtlMs: number;
   tokenMaxLifetimeMs: number;
   rotationGraceMs: number;
   loginAttemptsPerMinute: number;
+  loginAttemptsPerAddress: number;
   rateLimit: ManagerConfig['rateLimit'];
   certificateLifetimeMs: number;
   keepaliveIntervalMs: number;
@@ -108,12 +116,14 @@ export function resolveManagerSettings(config: ManagerConfig): ManagerSettings {
     rpcListen: parseHostPort(config.rpcListen, 'rpcListen'),
     opsListen: parseHostPort(config.opsListen, 'opsListen'),
     advertiseHosts: config.advertiseHosts,
+    rootPasswordFile: config.rootPasswordFile,
     database: { ...config.database, timeoutMs: d(config.database.timeout, 'database.timeout') },
     tls: config.tls,
     sessionTtlMs: d(config.auth.sessionTtl, 'auth.sessionTtl'),
     tokenMaxLifetimeMs: d(config.auth.tokenMaxLifetime, 'auth.tokenMaxLifetime'),
     rotationGraceMs: d(config.auth.rotationGrace, 'auth.rotationGrace'),
     loginAttemptsPerMinute: config.auth.loginAttemptsPerMinute,
+    loginAttemptsPerAddress: config.auth.loginAttemptsPerAddress,
     rateLimit: config.rateLimit,
     certificateLifetimeMs: d(config.certificates.lifetime, 'certificates.lifetime'),
     keepaliveIntervalMs: d(config.keepalive.interval, 'keepalive.interval'),

@@ -4,9 +4,11 @@ import type { TlsMaterial } from '../core/tls.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { CertificateAuthority } from './ca/authority.js';
+import type { ClusterState } from './clusters/state.js';
 import type { ManagerSettings } from './config.js';
 import type { ManagerDatabase } from './db/database.js';
 import type { Database } from './db/schema.js';
+import type { Jobs } from './jobs/jobs.js';
 
 /**
  * The manager's services, built once by manager.ts and handed to every route
@@ -23,4 +25,8 @@ export interface ManagerContext {
   auth: AuthService;
   /** The manager's own certificate (role manager): RPC server, and client of schedulers. */
   tls: TlsMaterial;
+  /** In-memory copy of clusters, registry, revocations and blocklist; answers Sync (clusters/state.ts). */
+  clusters: ClusterState;
+  /** The job queue, its runner and the per-cluster creation limit (jobs/jobs.ts). */
+  jobs: Jobs;
 }

@@ -8,11 +8,15 @@ import type { TlsMaterial } from '../core/tls.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuthService } from './auth/auth-service.js';
 import { CertificateAuthority } from './ca/authority.js';
+import { ClusterStore } from './clusters/cluster-store.js';
+import { ClusterState } from './clusters/state.js';
 import { type ManagerConfig, type ManagerSettings, resolveManagerSettings } from './config.js';
 import type { ManagerContext } from './context.js';
 import { type ManagerDatabase, openDatabase } from './db/database.js';
 import { buildApp, type ManagerApp } from './http/app.js';
+import { activeSchedulers, Jobs } from './jobs/jobs.js';
 import { registerRoutes } from './routes/index.js';
+import { startRpcServer } from './rpc/rpc-server.js';
 
 export interface ManagerOptions {
   config: ManagerConfig;
@@ -41,6 +45,7 @@ export class Manager {
   private ops: OpsServer | undefined;
   private context: ManagerContext | undefined;
   private bound: ManagerAddresses | undefined;
+  private oneTimeRootPassword: string | undefined;
   private readonly stops: Array<() => Promise<void> | void> = [];
 
   constructor(options: ManagerOptions) {
@@ -64,7 +69,7 @@ export class Manager {
     const s = this.settings;
     this.database = await openDatabase(s, this.log);
     const db = this.database.db;
-    const ca = await CertificateAuthority.open(s.data, db, this.log);
+    const ca = await CertificateAuthority.open(s.data, db, this.log, { cacheRefreshMs: s.cacheRefreshMs });
     const hosts = [s.listen.host, s.rpcListen.host, ...s.advertiseHosts].filter(
       (h) => h !== '0.0.0.0' && h !== '::',
     );
@@ -76,10 +81,38 @@ export class Manager {
       db,
       audit: new AuditLog(db, this.log),
       ca,
-      auth: new AuthService(),
+      auth: new AuthService({
+        db,
+        dialect: this.database.dialect,
+        settings: s,
+        log: this.log,
+        caFingerprint: ca.fingerprint,
+      }),
       tls,
+      clusters: new ClusterState({
+        store: new ClusterStore(db),
+        log: this.log.child({ part: 'clusters' }),
+        refreshMs: s.cacheRefreshMs,
+        keepaliveMs: s.keepaliveIntervalMs,
+        inactiveAfterMs: s.inactiveAfterMs,
+        revokedSerials: () => ca.revokedSerials(),
+      }),
+      jobs: new Jobs({
+        db,
+        settings: s,
+        log: this.log,
+        tls,
+        schedulers: (clusterId) => activeSchedulers(ctx.clusters, clusterId),
+      }),
     };
     this.context = ctx;
+    await this.bootstrapRoot(ctx);
+    await ctx.clusters.start();
+    this.stops.push(() => ctx.clusters.stop());
+    await ctx.jobs.runner.start();
+    this.stops.push(() => ctx.jobs.runner.stop());
+    const rpc = await startRpcServer(ctx);
+    this.stops.push(() => rpc.close());
 
     const app = await buildApp({
       https: this.restCertificate(tls),
@@ -99,7 +132,7 @@ export class Manager {
     });
     this.bound = {
       api: `https://${formatHostPort(s.listen.host, apiPort)}`,
-      rpc: formatHostPort(s.rpcListen.host, s.rpcListen.port),
+      rpc: rpc.address,
       ops: formatHostPort(s.opsListen.host, this.ops.port),
     };
     this.log.info({ ...this.bound, database: this.database.describe }, 'manager listening');
@@ -116,6 +149,30 @@ export class Manager {
     await this.database?.close();
     this.database = undefined;
     this.log.info('manager stopped');
+  }
+
+  /**
+   * The first root's one-time password, when this start created that user
+   * without `rootPasswordFile`: shown once by `warren manager`/`warren up`
+   * (never logged). Undefined otherwise.
+   */
+  get initialRootPassword(): string | undefined {
+    return this.oneTimeRootPassword;
+  }
+
+  /** Creates the first root on an empty users table (auth/users.ts). */
+  private async bootstrapRoot(ctx: ManagerContext): Promise<void> {
+    const root = await ctx.auth.users.bootstrapRoot(this.settings.rootPasswordFile);
+    this.oneTimeRootPassword = root.oneTimePassword;
+    if (root.created) {
+      await ctx.audit.record({
+        actor: 'system',
+        action: 'user.create',
+        target: 'user:root',
+        address: '',
+        detail: { role: 'root', one_time_password: root.oneTimePassword !== undefined },
+      });
+    }
   }
 
   /** The operator's certificate if configured, else the one from the built-in CA. */

@@ -24,6 +24,20 @@ export const PeerConfigSchema = Type.Object(
       default: '',
       description: "scheduler host:port; '' = every download from the origin",
     }),
+    manager: Type.Object(
+      {
+        address: Type.String({
+          default: '',
+          description:
+            "manager RPC host:port: schedulers, trust lists and cluster config come from it; '' = none",
+        }),
+        cluster: Type.String({
+          default: '',
+          description: "cluster name to join; '' = by the manager's locality rules",
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     tlsDir: Type.String({ default: '', description: 'ca.crt, tls.crt, tls.key; default <data>/tls' }),
     seed: Type.Boolean({ default: false, description: 'seed peer: fetches new tasks from the origin first' }),
     opsListen: Type.String({ default: '127.0.0.1:0', description: '/metrics and /healthz address' }),

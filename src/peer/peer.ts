@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
-import type { Client } from '@connectrpc/connect';
 import type { Registry } from 'prom-client';
+import { CertificateKeeper } from '../core/certificates.js';
 import { formatDigest } from '../core/digest.js';
 import { errorMessage, WarrenError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -13,24 +13,32 @@ import { parseHostPort } from '../core/net.js';
 import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
 import { taskIdFor } from '../core/task.js';
 import { certificateName, loadTlsDir, type TlsMaterial } from '../core/tls.js';
+import type { TrustState } from '../core/trust.js';
 import { parseDuration, parseSize } from '../core/units.js';
-import {
-  type Host,
-  HostSchema,
-  type SchedulerService,
-  type SeedTrigger,
-} from '../protocol/gen/scheduler_pb.js';
-import { createSchedulerClient } from '../protocol/scheduler-client.js';
+import { renewThroughManager } from '../protocol/certificate-renewal.js';
+import { type Host, HostSchema, type SeedTrigger } from '../protocol/gen/scheduler_pb.js';
+import { createSchedulerClient, type SchedulerClient } from '../protocol/scheduler-client.js';
 import type { DownloadBody } from './api/download-body.js';
 import { LocalApi, type TaskStatus } from './api/local-api.js';
+import { HostCommands } from './commands/host-commands.js';
 import type { PeerConfig } from './config.js';
 import { downloadMetrics } from './download/metrics.js';
 import { ParentPools } from './download/parents.js';
+import { SchedulerPool } from './download/scheduler-link.js';
 import { type DownloadInit, type DownloadRequest, TaskDownload } from './download/task-download.js';
 import { DiskGc } from './gc/gc.js';
+import { type ManagerLink, startManagerLink } from './manager-link.js';
 import { HttpSource } from './source/http-source.js';
 import { TaskStore } from './storage/task-store.js';
 import { UploadServer } from './upload/upload-server.js';
+
+/** What a Peer takes besides its configuration. */
+export interface PeerOptions {
+  /** What the manager says not to trust: revoked clients and parents are refused. */
+  trust?: TrustState;
+  /** Renew our certificate (in the tls dir) through the manager's RPC at host:port. */
+  renewal?: { manager: string };
+}
 
 /**
  * The peer daemon (seed peer with `seed: true`): composition root of the
@@ -44,7 +52,11 @@ export class Peer {
   private readonly downloads = new Map<string, TaskDownload>();
   private readonly abort = new AbortController();
   private tls!: TlsMaterial;
-  private scheduler: Client<typeof SchedulerService> | undefined;
+  /** Renews our certificate when `renewal` is set. */
+  certificates: CertificateKeeper | undefined;
+  /** The schedulers in use (fixed, or from the manager); one per task by consistent hashing. */
+  private schedulers!: SchedulerPool;
+  private manager: ManagerLink | undefined;
   private source!: HttpSource;
   private pools!: ParentPools;
   private upload!: UploadServer;
@@ -52,11 +64,13 @@ export class Peer {
   private ops!: OpsServer;
   private gc!: DiskGc;
   private metrics!: ReturnType<typeof downloadMetrics>;
+  private commands!: HostCommands;
   private readonly downloadInit: DownloadInit;
 
   constructor(
     private readonly config: PeerConfig,
     private readonly log: Logger,
+    private readonly options: PeerOptions = {},
   ) {
     this.registry = newRegistry(config.seed ? 'seed' : 'peer');
     this.store = new TaskStore(join(config.data, 'tasks'), log.child({ component: 'store' }));
@@ -79,7 +93,18 @@ export class Peer {
   async start(): Promise<void> {
     const c = this.config;
     await mkdir(c.data, { recursive: true, mode: 0o700 });
-    this.tls = loadTlsDir(c.tlsDir || join(c.data, 'tls'));
+    const tlsDir = c.tlsDir || join(c.data, 'tls');
+    this.tls = loadTlsDir(tlsDir);
+    if (this.options.renewal) {
+      this.certificates = new CertificateKeeper({
+        tlsDir,
+        material: this.tls,
+        renew: renewThroughManager(this.options.renewal.manager),
+        log: this.log.child({ component: 'certificates' }),
+      });
+      // Clients read the current certificate whenever they connect.
+      this.tls = this.certificates.live;
+    }
     const hostId = certificateName(this.tls.cert);
     if (!hostId)
       throw new WarrenError('TLS_NO_NAME', 'the peer certificate has no CN to use as host id', 400);
@@ -91,7 +116,7 @@ export class Peer {
       bodyTimeout: parseDuration(c.source.bodyTimeout, 'source.bodyTimeout'),
       ca: c.source.caFile ? readFileSync(c.source.caFile, 'utf8') : undefined,
     });
-    this.pools = new ParentPools(this.tls, c.download.perParentLimit + 1);
+    this.pools = new ParentPools(this.tls, c.download.perParentLimit + 1, undefined, this.options.trust);
     const listen = parseHostPort(c.listen, 'listen');
     this.upload = new UploadServer(
       { store: this.store, log: this.log.child({ component: 'upload' }), registry: this.registry },
@@ -101,9 +126,12 @@ export class Peer {
         tls: this.tls,
         rateLimit: parseSize(c.upload.rateLimit, 'upload.rateLimit'),
         concurrency: c.upload.concurrency,
+        trust: this.options.trust,
+        certificates: this.certificates,
       },
     );
     await this.upload.start();
+    this.certificates?.start();
     const advertise =
       c.advertiseIp || (listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host);
     this.host = create(HostSchema, {
@@ -116,10 +144,23 @@ export class Peer {
       location: c.location,
       uploadLimit: c.upload.concurrency,
     });
-    if (c.scheduler) {
-      this.scheduler = createSchedulerClient({ address: c.scheduler, tls: this.tls });
-      void this.hostLoop(this.scheduler);
-    }
+    this.commands = new HostCommands({
+      log: this.log.child({ component: 'commands' }),
+      store: this.store,
+      download: (request) => this.download(request),
+      cancelDownload: async (taskId, reason) => {
+        const download = this.downloads.get(taskId);
+        download?.cancel(reason);
+        await download?.done.catch(() => undefined);
+      },
+      removed: (taskId) => this.leave(taskId),
+    });
+    this.schedulers = new SchedulerPool({
+      connect: (address) => createSchedulerClient({ address, tls: this.tls }),
+      hostLoop: (client, signal) => this.hostLoop(client, signal),
+      log: this.log.child({ component: 'schedulers' }),
+    });
+    if (c.scheduler) this.schedulers.set([{ id: c.scheduler, address: c.scheduler }]);
     this.api = new LocalApi(
       {
         log: this.log.child({ component: 'api' }),
@@ -147,6 +188,19 @@ export class Peer {
       c.data,
     );
     this.gc.start();
+    if (c.manager.address) {
+      // Waits a moment for the first answer (or reads the last one from disk), so that
+      // downloads asked for right after start already have their schedulers.
+      this.manager = await startManagerLink({
+        config: c,
+        host: this.host,
+        tls: () => this.tls,
+        trust: this.options.trust,
+        schedulers: this.schedulers,
+        gc: (policy) => this.gc.updatePolicy(policy),
+        log: this.log.child({ component: 'manager' }),
+      });
+    }
     this.log.info(
       { hostId, upload: this.upload.port, socket: this.socketPath, seed: c.seed },
       'peer started',
@@ -155,6 +209,9 @@ export class Peer {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    await this.manager?.stop();
+    this.schedulers?.close();
+    this.certificates?.stop();
     this.gc.stop();
     for (const d of this.downloads.values()) d.cancel('peer stopping');
     await this.api.stop();
@@ -210,7 +267,7 @@ export class Peer {
     const download = new TaskDownload(
       {
         store: this.store,
-        scheduler: this.scheduler,
+        scheduler: this.schedulers.forTask(request.taskId),
         source: this.source,
         pools: this.pools,
         host: this.host,
@@ -264,28 +321,32 @@ export class Peer {
 
   private leave(taskId: string): void {
     this.downloads.delete(taskId);
-    this.scheduler?.leavePeer({ peerId: `${this.host.id}/${taskId}`, taskId }).catch((err) => {
-      this.log.debug({ taskId, err: errorMessage(err) }, 'leave not delivered');
-    });
+    this.schedulers
+      ?.forTask(taskId)
+      ?.leavePeer({ peerId: `${this.host.id}/${taskId}`, taskId })
+      .catch((err) => {
+        this.log.debug({ taskId, err: errorMessage(err) }, 'leave not delivered');
+      });
   }
 
   /** Keeps the AnnounceHost stream up (reconnecting with back-off) and takes seed triggers from it. */
-  private async hostLoop(scheduler: Client<typeof SchedulerService>): Promise<void> {
+  private async hostLoop(scheduler: SchedulerClient, signal: AbortSignal): Promise<void> {
     let backoff = 250;
-    while (!this.abort.signal.aborted) {
+    while (!signal.aborted) {
       try {
-        for await (const event of scheduler.announceHost(
-          { host: this.host },
-          { signal: this.abort.signal },
-        )) {
+        for await (const event of scheduler.announceHost({ host: this.host }, { signal })) {
           backoff = 250;
           if (event.event.case === 'seedTrigger') this.onSeedTrigger(event.event.value);
+          else if (event.event.case === 'command') {
+            // Answered to the scheduler that asked (a job of the manager's).
+            this.commands.handle(event.event.value, (result) => scheduler.reportCommand(result));
+          }
         }
       } catch (err) {
-        if (this.abort.signal.aborted) return;
+        if (signal.aborted) return;
         this.log.warn({ err: errorMessage(err) }, 'scheduler host stream lost; reconnecting');
       }
-      await sleep(backoff, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      await sleep(backoff, undefined, { signal }).catch(() => undefined);
       backoff = Math.min(backoff * 2, 10_000);
     }
   }

@@ -31,7 +31,9 @@ export function createSchedulerClient(options: SchedulerClientOptions): Schedule
   const sessionManager = new Http2SessionManager(
     baseUrl,
     { pingIntervalMs: options.pingIntervalMs ?? 15_000, pingTimeoutMs: 10_000 },
-    { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key },
+    // Passed as is, not copied: http2.connect reads it at each (re)connect, so
+    // a renewed certificate (CertificateKeeper.live) is used from then on.
+    options.tls,
   );
   const transport = createGrpcTransport({ baseUrl, sessionManager });
   return Object.assign(createClient(SchedulerService, transport), {

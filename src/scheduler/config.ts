@@ -15,6 +15,24 @@ export const SchedulerConfigSchema = Type.Object({
   listen: Type.String({ default: '127.0.0.1:8002', description: 'host:port of the mTLS RPC server' }),
   opsListen: Type.String({ default: '127.0.0.1:0', description: 'host:port of /metrics, /healthz' }),
   tlsDir: Type.String({ default: 'warren-data/scheduler/tls', description: 'ca.crt, tls.crt, tls.key' }),
+  advertiseIp: Type.String({
+    default: '',
+    description:
+      "IP peers reach this scheduler at (told to the manager); '' = the listen host, or the address the manager sees",
+  }),
+  manager: Type.Object(
+    {
+      address: Type.String({
+        default: '',
+        description: "manager RPC host:port: registration, trust lists, cluster config; '' = no manager",
+      }),
+      cluster: Type.String({
+        default: '',
+        description: "cluster name to join; '' = by the manager's locality rules",
+      }),
+    },
+    { default: {} },
+  ),
   logLevel: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },

@@ -24,6 +24,8 @@ export interface CoordinatorInit {
   /** Milliseconds clock; Date.now by default. */
   now?: () => number;
   random?: () => number;
+  /** Hosts blocked through the manager: never parents, never triggered as seeds. */
+  isBlockedHost?: (host: HostInfo) => boolean;
 }
 
 /**
@@ -40,7 +42,8 @@ export class Coordinator {
   readonly now: () => number;
   private readonly scheduling: SchedulingOptions;
   readonly peerLinks = new PeerLinks();
-  private readonly hostLinks = new HostLinks();
+  /** Public for jobs (scheduler/jobs), which send commands on these streams. */
+  readonly hostLinks = new HostLinks();
   private readonly retryTimers = new KeyedTimers<Peer>();
   private readonly sourceTimers = new KeyedTimers<Task>();
 
@@ -50,7 +53,16 @@ export class Coordinator {
     this.log = init.logger;
     this.now = init.now ?? Date.now;
     const { candidateParentLimit, filterParentLimit, badDigestHostLimit } = init.settings;
-    this.scheduling = { candidateParentLimit, filterParentLimit, badDigestHostLimit, random: init.random };
+    const { random, isBlockedHost } = init;
+    this.scheduling = { candidateParentLimit, filterParentLimit, badDigestHostLimit, random, isBlockedHost };
+  }
+
+  /** Parent limits from the cluster configuration (the manager's); undefined keeps a limit. */
+  setParentLimits(limits: { candidateParentLimit?: number; filterParentLimit?: number }): void {
+    const candidate = limits.candidateParentLimit ?? this.scheduling.candidateParentLimit;
+    const filter = limits.filterParentLimit ?? this.scheduling.filterParentLimit;
+    this.scheduling.candidateParentLimit = candidate;
+    this.scheduling.filterParentLimit = Math.max(filter, candidate);
   }
 
   get connectedHosts(): number {
@@ -117,7 +129,15 @@ export class Coordinator {
   }
 
   private triggerSeed(task: Task): boolean {
-    const hostId = this.hostLinks.triggerSeed(task);
+    const blocked = this.scheduling.isBlockedHost;
+    const hostId = this.hostLinks.triggerSeed(
+      task,
+      blocked &&
+        ((id) => {
+          const host = this.resources.hosts.get(id);
+          return host !== undefined && blocked(host.info);
+        }),
+    );
     if (!hostId) return false;
     task.seedTrigger = { hostId, at: this.now() };
     this.armSourceTimer(task);

@@ -13,6 +13,8 @@ export const callerKey = createContextKey<PeerIdentity | undefined>(undefined, {
 
 /** Certificate roles allowed to call the scheduler. */
 const CALLER_ROLES = new Set(['peer', 'seed']);
+/** The one role allowed to call SchedulerAdminService (and nothing else). */
+const ADMIN_ROLE = 'manager';
 
 const identities = new WeakMap<object, PeerIdentity | undefined>();
 
@@ -33,6 +35,18 @@ export function requireCaller(ctx: HandlerContext): PeerIdentity {
   if (!caller || !CALLER_ROLES.has(caller.role)) {
     throw new ConnectError(
       `certificate role '${caller?.role ?? 'none'}' may not call the scheduler (peer or seed only)`,
+      Code.PermissionDenied,
+    );
+  }
+  return caller;
+}
+
+/** The caller, if its certificate is the manager's: the only caller of SchedulerAdminService. */
+export function requireManager(ctx: HandlerContext): PeerIdentity {
+  const caller = ctx.values.get(callerKey);
+  if (!caller || caller.role !== ADMIN_ROLE) {
+    throw new ConnectError(
+      `certificate role '${caller?.role ?? 'none'}' may not run jobs on the scheduler (manager only)`,
       Code.PermissionDenied,
     );
   }

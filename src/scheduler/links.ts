@@ -81,15 +81,30 @@ export class HostLinks {
     return true;
   }
 
-  /** Sends the task to the seed host it hashes to; the host id, or undefined if none took it. */
-  triggerSeed(task: Task): string | undefined {
-    const hostId = pickSeedHost(task.id, this.seeds);
+  /** Sends the task to the seed host it hashes to (skipping `excluded` ones); the host id, or undefined. */
+  triggerSeed(task: Task, excluded?: (hostId: string) => boolean): string | undefined {
+    const seeds = excluded ? [...this.seeds].filter((id) => !excluded(id)) : this.seeds;
+    const hostId = pickSeedHost(task.id, seeds);
     if (!hostId || !this.links.get(hostId)?.push(seedTriggerEvent(task))) return undefined;
     return hostId;
   }
 
   ping(): void {
     for (const outbox of this.links.values()) outbox.push(pingEvent());
+  }
+
+  /** Queues `event` on the host's stream; false if it has none (or it was just cut off). */
+  send(hostId: string, event: HostEvent): boolean {
+    return this.links.get(hostId)?.push(event) ?? false;
+  }
+
+  has(hostId: string): boolean {
+    return this.links.has(hostId);
+  }
+
+  /** Hosts with an open stream, and which of them are seeds (for jobs). */
+  connected(): { hostIds: string[]; seedIds: ReadonlySet<string> } {
+    return { hostIds: [...this.links.keys()], seedIds: this.seeds };
   }
 
   failAll(error: ConnectError): void {

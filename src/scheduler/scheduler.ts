@@ -3,15 +3,23 @@ import type { AddressInfo } from 'node:net';
 import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Registry } from 'prom-client';
+import { CertificateKeeper } from '../core/certificates.js';
 import { errorMessage } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
+import type { ManagerSync } from '../core/manager-sync.js';
 import { formatHostPort } from '../core/net.js';
 import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
+import { protectServer } from '../core/revocation.js';
 import type { TlsMaterial } from '../core/tls.js';
-import { SchedulerService } from '../protocol/gen/scheduler_pb.js';
+import type { TrustState } from '../core/trust.js';
+import { renewThroughManager } from '../protocol/certificate-renewal.js';
+import { SchedulerAdminService, SchedulerService } from '../protocol/gen/scheduler_pb.js';
 import { resolveSchedulerSettings, type SchedulerConfig, type SchedulerSettings } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { callerKey, identityFromRequest } from './identity.js';
+import { createSchedulerAdminService } from './jobs/admin-service.js';
+import { CommandBroker } from './jobs/command-broker.js';
+import { startSchedulerManagerLink } from './manager-link.js';
 import { createSchedulerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { createSchedulerService } from './service.js';
@@ -27,6 +35,10 @@ export interface SchedulerOptions {
   config: SchedulerConfig;
   tls: TlsMaterial;
   logger?: Logger;
+  /** What the manager says not to trust: clients with a revoked certificate are cut off. */
+  trust?: TrustState;
+  /** Renew our certificate (in `config.tlsDir`) through the manager's RPC at host:port. */
+  renewal?: { manager: string };
 }
 
 /** Where a started scheduler listens, as host:port. */
@@ -43,9 +55,17 @@ export class Scheduler {
   readonly settings: SchedulerSettings;
   readonly registry: Registry;
   private readonly tls: TlsMaterial;
+  private readonly trust: TrustState | undefined;
+  private readonly config: SchedulerConfig;
+  /** Sync with the manager, when `manager.address` is configured. */
+  private manager: ManagerSync | undefined;
+  /** Renews our certificate when `renewal` is set; `certificates.live` is the current material. */
+  readonly certificates: CertificateKeeper | undefined;
+  private unprotect: (() => void) | undefined;
   private readonly log: Logger;
   private readonly coordinator: Coordinator;
   private readonly limiter: RateLimiter;
+  private readonly commands: CommandBroker;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly timers: NodeJS.Timeout[] = [];
   private server: Http2SecureServer | undefined;
@@ -56,14 +76,32 @@ export class Scheduler {
     this.settings = resolveSchedulerSettings(options.config);
     this.tls = options.tls;
     this.log = (options.logger ?? silentLogger()).child({ component: 'scheduler' });
+    this.trust = options.trust;
+    this.config = options.config;
+    if (options.renewal) {
+      this.certificates = new CertificateKeeper({
+        tlsDir: options.config.tlsDir,
+        material: options.tls,
+        renew: renewThroughManager(options.renewal.manager),
+        log: this.log,
+      });
+    }
     this.registry = newRegistry('scheduler');
     const metrics = createSchedulerMetrics(this.registry, () => ({
       peers: this.coordinator.resources.peerCount,
       tasks: this.coordinator.resources.tasks.size,
       hosts: this.coordinator.connectedHosts,
     }));
-    this.coordinator = new Coordinator({ settings: this.settings, metrics, logger: this.log });
+    this.coordinator = new Coordinator({
+      settings: this.settings,
+      metrics,
+      logger: this.log,
+      // The manager's blocklist names hosts by id (certificate name) or by IP.
+      isBlockedHost: (host) =>
+        !!this.trust && (this.trust.isBlockedHost(host.id) || this.trust.isBlockedHost(host.ip)),
+    });
     this.limiter = new RateLimiter(this.settings);
+    this.commands = new CommandBroker(this.coordinator.hostLinks);
   }
 
   /** The bound addresses (port 0 in the config resolved); throws before start(). */
@@ -92,6 +130,17 @@ export class Scheduler {
       ready: () => this.bound !== undefined,
     });
     this.startTimers();
+    this.certificates?.start();
+    if (this.config.manager.address) {
+      this.manager = await startSchedulerManagerLink({
+        config: this.config,
+        listen: { host, port: (server.address() as AddressInfo).port },
+        tls: () => this.certificates?.material ?? this.tls,
+        trust: this.trust,
+        coordinator: this.coordinator,
+        log: this.log.child({ part: 'manager' }),
+      });
+    }
     this.bound = {
       listen: formatHostPort(host, (server.address() as AddressInfo).port),
       ops: formatHostPort(opsListen.host, this.ops.port),
@@ -103,6 +152,11 @@ export class Scheduler {
   /** Ends every stream (peers see `unavailable`), closes the servers, stops the timers. */
   async stop(): Promise<void> {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
+    await this.manager?.stop();
+    this.manager = undefined;
+    this.certificates?.stop();
+    this.unprotect?.();
+    this.commands.failAll('scheduler is stopping');
     this.coordinator.stop();
     this.bound = undefined;
     const server = this.server;
@@ -126,9 +180,20 @@ export class Scheduler {
       coordinator: this.coordinator,
       limiter: this.limiter,
       logger: this.log,
+      commands: this.commands,
+    });
+    const admin = createSchedulerAdminService({
+      coordinator: this.coordinator,
+      broker: this.commands,
+      registry: this.registry,
+      logger: this.log,
+      isBlockedHost: (hostId) => {
+        const ip = this.coordinator.resources.hosts.get(hostId)?.info.ip;
+        return !!this.trust && (this.trust.isBlockedHost(hostId) || (!!ip && this.trust.isBlockedHost(ip)));
+      },
     });
     const handler = connectNodeAdapter({
-      routes: (router) => router.service(SchedulerService, service),
+      routes: (router) => router.service(SchedulerService, service).service(SchedulerAdminService, admin),
       contextValues: (req) => createContextValues().set(callerKey, identityFromRequest(req)),
       readMaxBytes: MAX_MESSAGE_BYTES,
       // Digests do not compress; gzip cost 1.1 s of CPU and a zlib context per
@@ -137,7 +202,7 @@ export class Scheduler {
     });
     const server = createSecureServer(
       {
-        ...this.tls,
+        ...(this.certificates?.material ?? this.tls),
         requestCert: true,
         rejectUnauthorized: true,
         allowHTTP1: false,
@@ -154,6 +219,12 @@ export class Scheduler {
     server.on('tlsClientError', (err, socket) => {
       this.coordinator.metrics.refusals.inc({ reason: 'tls' });
       this.log.info({ remote: socket.remoteAddress, reason: errorMessage(err) }, 'TLS handshake refused');
+    });
+    this.unprotect = protectServer(server, {
+      trust: this.trust,
+      keeper: this.certificates,
+      log: this.log,
+      onRefused: () => this.coordinator.metrics.refusals.inc({ reason: 'revoked' }),
     });
     return server;
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TrustState } from '../core/trust.js';
 import { addEdge } from './resource/graph.js';
 import type { HostInfo } from './resource/host.js';
 import type { Peer, PeerState } from './resource/peer.js';
@@ -102,6 +103,21 @@ describe('selectParents filters candidates', () => {
     addEdge(grandchild, kid);
     add('source', 'source');
     assert.deepEqual(ids(selectParents(child, options)), ['source']);
+  });
+
+  it('skips hosts blocked through the manager, by host id or by IP', () => {
+    const { add } = world();
+    add('seed', 'source', { id: 'blocked-seed', isSeed: true });
+    add('by-ip', 'succeeded', { id: 'h-by-ip', ip: '10.0.0.66' });
+    add('fine', 'succeeded', { id: 'h-fine', ip: '10.0.0.7' });
+    const child = add('child', 'running');
+    const trust = new TrustState();
+    trust.update([], ['blocked-seed', '10.0.0.66']);
+    const isBlockedHost = (h: HostInfo) => trust.isBlockedHost(h.id) || trust.isBlockedHost(h.ip);
+    assert.deepEqual(ids(selectParents(child, { ...options, isBlockedHost })), ['fine']);
+    // Unblocked, both are candidates again (the seed ranks first).
+    trust.update([], []);
+    assert.deepEqual(ids(selectParents(child, { ...options, isBlockedHost })), ['by-ip', 'fine', 'seed']);
   });
 
   it('skips peers the child asked to exclude', () => {

@@ -1,6 +1,7 @@
 import { isBadParent } from './evaluator/bad-parent.js';
 import { type CandidateView, score } from './evaluator/evaluator.js';
 import { descendants } from './resource/graph.js';
+import type { HostInfo } from './resource/host.js';
 import type { Peer } from './resource/peer.js';
 
 /** Limits and inputs of one scheduling decision. */
@@ -15,6 +16,8 @@ export interface SchedulingOptions {
   exclude?: ReadonlySet<string>;
   /** Source of randomness for the sampling order; Math.random by default. */
   random?: () => number;
+  /** Hosts an operator blocked through the manager: never parents. */
+  isBlockedHost?: (host: HostInfo) => boolean;
 }
 
 /**
@@ -40,6 +43,8 @@ export function selectParents(child: Peer, options: SchedulingOptions): Peer[] {
     if (task.blocklist.has(candidate.id)) continue;
     // Its host sent bad pieces too often, in any task.
     if (candidate.host.badDigests >= options.badDigestHostLimit) continue;
+    // An operator blocked its host (by id or IP) through the manager's blocklist.
+    if (options.isBlockedHost?.(candidate.host.info)) continue;
     // Failed, or its recent piece costs say it stalls (Dragonfly's bad-parent rule).
     if (isBadParent({ gone: candidate.state === 'failed', costs: candidate.costs })) continue;
     // Has nothing to serve and nowhere to get it from yet.

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { pickByRendezvous } from '../core/consistent-hash.js';
 
 /**
  * Picks the seed host for a task by rendezvous (highest-random-weight)
@@ -7,19 +7,5 @@ import { createHash } from 'node:crypto';
  * so a seed keeps the tasks it already fetched.
  */
 export function pickSeedHost(taskId: string, seedHostIds: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestWeight = -1n;
-  for (const hostId of seedHostIds) {
-    const weight = createHash('sha256')
-      .update(taskId)
-      .update('\n')
-      .update(hostId)
-      .digest()
-      .readBigUInt64BE(0);
-    if (weight > bestWeight || (weight === bestWeight && best !== undefined && hostId < best)) {
-      best = hostId;
-      bestWeight = weight;
-    }
-  }
-  return best;
+  return pickByRendezvous(taskId, seedHostIds);
 }

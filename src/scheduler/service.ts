@@ -6,6 +6,7 @@ import {
   type AnnounceHostRequest,
   type AnnouncePeerRequest,
   type AnnouncePeerResponse,
+  type CommandResult,
   type HostEvent,
   type LeaveRequest,
   type SchedulerService,
@@ -14,6 +15,7 @@ import {
 } from '../protocol/gen/scheduler_pb.js';
 import type { Coordinator } from './coordinator.js';
 import { checkHostClaim, requireCaller } from './identity.js';
+import type { CommandBroker } from './jobs/command-broker.js';
 import { Outbox } from './outbox.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { HostInfo } from './resource/host.js';
@@ -27,6 +29,8 @@ export interface ServiceComponents {
   coordinator: Coordinator;
   limiter: RateLimiter;
   logger: Logger;
+  /** Job commands sent to hosts, waiting for their ReportCommand. */
+  commands: CommandBroker;
 }
 
 /**
@@ -36,7 +40,7 @@ export interface ServiceComponents {
  * error escapes to crash the process.
  */
 export function createSchedulerService(components: ServiceComponents): ServiceImpl<typeof SchedulerService> {
-  const { coordinator, limiter, logger } = components;
+  const { coordinator, limiter, logger, commands } = components;
 
   /** Refuses a caller over its message rate (the stream or call ends with resource_exhausted). */
   function charge(caller: PeerIdentity): void {
@@ -123,6 +127,8 @@ export function createSchedulerService(components: ServiceComponents): ServiceIm
         coordinator.guarded({ hostId: info.id }, 'host departure', () =>
           coordinator.hostDisconnected(info.id, outbox),
         );
+        // Gone for good (not replaced by a newer stream): its job commands will not be answered.
+        if (!coordinator.hostLinks.has(info.id)) commands.hostGone(info.id);
       }
     },
 
@@ -151,6 +157,15 @@ export function createSchedulerService(components: ServiceComponents): ServiceIm
         hasManifest: task.info !== undefined,
         contentLength: BigInt(task.info?.contentLength ?? 0),
       });
+    },
+
+    async reportCommand(request: CommandResult, ctx: HandlerContext) {
+      const caller = authenticate(ctx);
+      charge(caller);
+      if (!commands.report(caller.name, request)) {
+        logger.debug({ hostId: caller.name, commandId: request.commandId }, 'late or unknown command answer');
+      }
+      return {};
     },
   };
 }

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { type Role, writeTlsDir } from '../../src/core/tls.js';
+import type { Manager } from '../../src/manager/manager.js';
 import {
   type RunResult,
   runWarren,
@@ -39,14 +41,28 @@ export const FAST_PEER_ENV: NodeJS.ProcessEnv = {
   WARREN_LOG_LEVEL: 'info',
 };
 
+/** A scheduler process. */
+export interface SchedulerProcess {
+  name: string;
+  process: WarrenProcess;
+  address: string;
+  ops: string;
+}
+
 /**
  * A scheduler, seed peers and peers as real processes on loopback, each
- * with its own certificate from one test CA and its own data folder.
+ * with its own certificate from one test CA and its own data folder. With
+ * {@link Cluster.useManager}, certificates come from the manager's CA and
+ * every component finds its schedulers through the manager instead.
  */
 export class Cluster {
   ca!: TestCa;
-  scheduler: { process: WarrenProcess; address: string; ops: string } | undefined;
+  /** The first scheduler started (the one peers use without a manager). */
+  scheduler: SchedulerProcess | undefined;
+  readonly schedulers = new Map<string, SchedulerProcess>();
   readonly peers = new Map<string, PeerProcess>();
+  /** host:port of the manager's RPC, once {@link useManager} was called. */
+  managerRpc: string | undefined;
 
   constructor(readonly dir: string) {}
 
@@ -55,14 +71,50 @@ export class Cluster {
     return this;
   }
 
-  async startScheduler(env: NodeJS.ProcessEnv = {}): Promise<string> {
-    const tls = await this.ca.issue('scheduler', 'scheduler');
-    const proc = spawnWarren(
-      ['scheduler', '--listen', '127.0.0.1:0', '--tls-dir', tls.dir, '--ops-listen', '127.0.0.1:0'],
-      { env },
-    );
+  /**
+   * Components get certificates from `manager`'s CA (recorded, like
+   * enrolment's) and `--manager` instead of `--scheduler`: peers learn the
+   * schedulers from the manager's Sync.
+   */
+  useManager(manager: Manager): this {
+    this.managerRpc = manager.addresses.rpc;
+    const caPem = manager.ctx.ca.caPem;
+    this.ca = {
+      caDir: manager.ctx.ca.dir,
+      caPem,
+      issue: async (role: Role, name: string, options = {}) => {
+        const issued = await manager.ctx.ca.issue({
+          name,
+          role,
+          hosts: options.hosts,
+          lifetimeMs: (options.days ?? 1) * 86_400_000,
+        });
+        const material = { ca: issued.ca, cert: issued.cert, key: issued.key };
+        const tlsDir = join(this.dir, 'certs', name);
+        writeTlsDir(tlsDir, material);
+        return { dir: tlsDir, material };
+      },
+    };
+    return this;
+  }
+
+  async startScheduler(env: NodeJS.ProcessEnv = {}, name = 'scheduler'): Promise<string> {
+    const tls = await this.ca.issue('scheduler', name);
+    const args = [
+      'scheduler',
+      '--listen',
+      '127.0.0.1:0',
+      '--tls-dir',
+      tls.dir,
+      '--ops-listen',
+      '127.0.0.1:0',
+    ];
+    if (this.managerRpc) args.push('--manager', this.managerRpc);
+    const proc = spawnWarren(args, { env });
     const line = await waitForJsonLine(proc);
-    this.scheduler = { process: proc, address: line.listening, ops: line.ops ?? '' };
+    const started = { name, process: proc, address: line.listening, ops: line.ops ?? '' };
+    this.scheduler ??= started;
+    this.schedulers.set(name, started);
     return line.listening;
   }
 
@@ -85,7 +137,8 @@ export class Cluster {
       '127.0.0.1:0',
     ];
     if (options.seed) args.push('--seed');
-    if (this.scheduler && options.scheduler !== false) args.push('--scheduler', this.scheduler.address);
+    if (this.managerRpc && options.scheduler !== false) args.push('--manager', this.managerRpc);
+    else if (this.scheduler && options.scheduler !== false) args.push('--scheduler', this.scheduler.address);
     args.push(...(options.args ?? []));
     const env = { ...FAST_PEER_ENV, ...options.env };
     const peer = await this.spawn(name, args, env, dataDir, tls.dir);

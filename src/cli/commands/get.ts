@@ -9,6 +9,7 @@ import { formatDigest, parseDigest } from '../../core/digest.js';
 import { errorMessage, WarrenError } from '../../core/errors.js';
 import { formatBytes } from '../../core/units.js';
 import type { TaskStatus } from '../../peer/api/local-api.js';
+import { collect, parseHeaderLines } from '../option-parsers.js';
 import type { PeerClient as PeerClientType } from '../peer-client.js';
 
 export const DEFAULT_SOCKET = 'warren-data/peer/peer.sock';
@@ -23,8 +24,6 @@ interface GetFlags {
   socket: string;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** `warren get URL -O FILE`: download through the local peer, like dfget. */
 export function registerGetCommand(program: Command): void {
@@ -45,22 +44,11 @@ export function registerGetCommand(program: Command): void {
     });
 }
 
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0)
-      throw new WarrenError('BAD_HEADER', `header '${line}' is not of the form 'Name: value'`, 400);
-    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
-
 async function get(url: string, flags: GetFlags) {
   const expected = flags.digest ? parseDigest(flags.digest) : undefined;
   const body = {
     url,
-    headers: parseHeaders(flags.header),
+    headers: parseHeaderLines(flags.header),
     tag: flags.tag,
     application: flags.application,
     filterQuery: flags.filterQuery,

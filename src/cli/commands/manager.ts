@@ -13,7 +13,7 @@ interface ManagerFlags {
 
 /**
  * `warren manager`: users, tokens, clusters, the built-in CA, jobs. Prints one
- * JSON line `{"api": "https://…", "rpc": "host:port", "ops": "host:port"}` on
+ * JSON line `{"listening": "https://…", "api": "https://…", "rpc": "host:port", "ops": "host:port"}` on
  * stdout once it serves (scripts and tests read it); logs go to stderr.
  */
 export function registerManagerCommand(program: Command): void {
@@ -51,7 +51,16 @@ export function registerManagerCommand(program: Command): void {
       const logger = createLogger({ level: config.logLevel, name: 'manager' });
       const manager = new Manager({ config, logger });
       const addresses = await manager.start();
-      process.stdout.write(`${JSON.stringify(addresses)}\n`);
+      // The first root's one-time password is shown here once, never logged.
+      const rootPassword = manager.initialRootPassword;
+      process.stdout.write(
+        `${JSON.stringify({ listening: addresses.api, ...addresses, ...(rootPassword ? { root_password: rootPassword } : {}) })}\n`,
+      );
+      if (rootPassword) {
+        process.stderr.write(
+          `warren: created user 'root' with the one-time password printed on stdout (root_password); log in with 'warren login --user root' and change it\n`,
+        );
+      }
       const signal = await untilSignal();
       logger.info({ signal }, 'stopping');
       await manager.stop();

@@ -12,6 +12,8 @@ interface PeerFlags {
   socket?: string;
   seed?: boolean;
   advertiseIp?: string;
+  manager?: string;
+  cluster?: string;
 }
 
 /** `warren peer`: the peer daemon (`--seed` for a seed peer). */
@@ -22,15 +24,22 @@ export function registerPeerCommand(program: Command): void {
     .option('--listen <addr>', 'upload server address host:port')
     .option('--advertise-ip <ip>', 'address other peers use to reach this one')
     .option('--scheduler <addr>', 'scheduler host:port')
+    .option(
+      '--manager <addr>',
+      "the manager's RPC address (host:port): schedulers, trust lists, cluster config",
+    )
+    .option('--cluster <name>', 'cluster to join (default: chosen by the manager)')
     .option('--socket <path>', 'local API socket path (default <data>/peer.sock)')
     .option('--seed', 'run as a seed peer')
     .action(async (flags: PeerFlags) => {
-      const [{ loadConfig }, { createLogger }, { PeerConfigSchema }, { Peer }] = await Promise.all([
-        import('../../core/config.js'),
-        import('../../core/log.js'),
-        import('../../peer/config.js'),
-        import('../../peer/peer.js'),
-      ]);
+      const [{ loadConfig }, { createLogger }, { TrustState }, { PeerConfigSchema }, { Peer }] =
+        await Promise.all([
+          import('../../core/config.js'),
+          import('../../core/log.js'),
+          import('../../core/trust.js'),
+          import('../../peer/config.js'),
+          import('../../peer/peer.js'),
+        ]);
       const config = loadConfig(PeerConfigSchema, {
         file: flags.config,
         flags: {
@@ -43,10 +52,14 @@ export function registerPeerCommand(program: Command): void {
           tlsDir: flags.tlsDir,
           opsListen: flags.opsListen,
           logLevel: flags.logLevel,
+          'manager.address': flags.manager,
+          'manager.cluster': flags.cluster,
         },
       });
       const log = createLogger({ level: config.logLevel, name: config.seed ? 'seed' : 'peer' });
-      const peer = new Peer(config, log);
+      const manager = config.manager.address;
+      // With a manager: its revocation list and blocklist, and certificate renewal through it.
+      const peer = new Peer(config, log, manager ? { trust: new TrustState(), renewal: { manager } } : {});
       await peer.start();
       process.stdout.write(
         `${JSON.stringify({

@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { CertificateAuthority } from '../../manager/ca/authority.js';
 import { untilSignal } from '../role-options.js';
 
 interface UpFlags {
@@ -12,6 +14,9 @@ interface UpFlags {
 
 /** Fixed, documented ports of the all-in-one (docs/operations.md). */
 export const UP_PORTS = {
+  manager: 8443,
+  managerRpc: 8003,
+  managerOps: 9003,
   scheduler: 8002,
   schedulerOps: 9002,
   seed: 4101,
@@ -20,10 +25,15 @@ export const UP_PORTS = {
   peerOps: 9100,
 };
 
+type ComponentRole = 'scheduler' | 'seed' | 'peer';
+
 /**
- * `warren up`: the whole distribution plane on one machine — a scheduler, a
- * seed peer and a local peer in one process — with a CA and certificates
- * made on first start. Later roles (manager, store, cloud) join it here.
+ * `warren up`: the whole distribution plane on one machine, in one process —
+ * the manager (SQLite, built-in CA), a scheduler, a seed peer and a local
+ * peer. The manager enrols the other three (certificates from its CA, renewed
+ * through it at two thirds of their life); they find each other through it.
+ * On first start it prints root's one-time password. Later roles (store,
+ * cloud) join it here.
  */
 export function registerUpCommand(program: Command): void {
   program
@@ -37,6 +47,9 @@ export function registerUpCommand(program: Command): void {
         { loadConfig },
         { createLogger },
         tls,
+        { TrustState },
+        { ManagerConfigSchema },
+        { Manager },
         { PeerConfigSchema },
         { Peer },
         { Scheduler },
@@ -45,45 +58,65 @@ export function registerUpCommand(program: Command): void {
         import('../../core/config.js'),
         import('../../core/log.js'),
         import('../../core/tls.js'),
+        import('../../core/trust.js'),
+        import('../../manager/config.js'),
+        import('../../manager/manager.js'),
         import('../../peer/config.js'),
         import('../../peer/peer.js'),
         import('../../scheduler/scheduler.js'),
         import('../../scheduler/config.js'),
       ]);
       const data = resolve(flags.data);
-      const caDir = join(data, 'ca');
       const log = createLogger({ level: flags.logLevel, name: 'up' });
-      if (!existsSync(join(caDir, tls.TLS_FILES.caKey))) {
-        await tls.initCa(caDir);
-        log.info({ caDir }, 'created a new CA');
-      }
+      const at = (port: number) => `${flags.host}:${port}`;
+      const manager = new Manager({
+        config: loadConfig(ManagerConfigSchema, {
+          flags: {
+            data: join(data, 'manager'),
+            listen: at(UP_PORTS.manager),
+            rpcListen: at(UP_PORTS.managerRpc),
+            opsListen: at(UP_PORTS.managerOps),
+            logLevel: flags.logLevel,
+          },
+        }),
+        logger: log.child({ role: 'manager' }),
+      });
+      const managerAddresses = await manager.start();
+      const rootPassword = manager.initialRootPassword;
+
       const name =
         hostname()
           .replace(/[^A-Za-z0-9._-]/g, '-')
           .slice(0, 40) || 'local';
-      const certs = {
-        scheduler: await ensureCertificate(
-          tls,
-          caDir,
-          join(data, 'scheduler', 'tls'),
-          'scheduler',
-          `scheduler-${name}`,
-        ),
-        seed: await ensureCertificate(tls, caDir, join(data, 'seed', 'tls'), 'seed', `seed-${name}`),
-        peer: await ensureCertificate(tls, caDir, join(data, 'peer', 'tls'), 'peer', `peer-${name}`),
+      const enrol = async (role: ComponentRole) => {
+        const dir = join(data, role, 'tls');
+        if (!(await stillEnrolled(manager.ctx.ca, dir, tls.TLS_FILES.cert))) {
+          const issued = await manager.ctx.ca.issue({
+            name: `${role}-${name}`,
+            role,
+            hosts: [flags.host],
+            lifetimeMs: manager.settings.certificateLifetimeMs,
+          });
+          tls.writeTlsDir(dir, issued);
+        }
+        return dir;
       };
-      const at = (port: number) => `${flags.host}:${port}`;
+
+      const schedulerTls = await enrol('scheduler');
       const schedulerConfig = loadConfig(SchedulerConfigSchema, {
         flags: {
           listen: at(UP_PORTS.scheduler),
           opsListen: at(UP_PORTS.schedulerOps),
-          tlsDir: certs.scheduler,
+          tlsDir: schedulerTls,
+          'manager.address': managerAddresses.rpc,
         },
       });
       const scheduler = new Scheduler({
         config: schedulerConfig,
-        tls: tls.loadTlsDir(certs.scheduler),
+        tls: tls.loadTlsDir(schedulerTls),
         logger: log.child({ role: 'scheduler' }),
+        trust: new TrustState(),
+        renewal: { manager: managerAddresses.rpc },
       });
       await scheduler.start();
       const peers = [];
@@ -96,24 +129,38 @@ export function registerUpCommand(program: Command): void {
             data: join(data, role),
             listen: at(port),
             opsListen: at(ops),
-            scheduler: at(UP_PORTS.scheduler),
-            tlsDir: certs[role],
+            'manager.address': managerAddresses.rpc,
+            tlsDir: await enrol(role),
             seed: role === 'seed',
           },
         });
-        const peer = new Peer(config, log.child({ role }));
+        const peer = new Peer(config, log.child({ role }), {
+          trust: new TrustState(),
+          renewal: { manager: managerAddresses.rpc },
+        });
         await peer.start();
         peers.push(peer);
       }
       const socket = peers[1]!.socketPath;
+      const caFile = join(data, 'manager', 'ca', 'ca.crt');
       process.stdout.write(
         [
           'Warren is up.',
+          `  manager     ${managerAddresses.api} (REST)   RPC ${managerAddresses.rpc} (mTLS)   metrics http://${managerAddresses.ops}/metrics`,
           `  scheduler   ${at(UP_PORTS.scheduler)} (mTLS)   metrics http://${at(UP_PORTS.schedulerOps)}/metrics`,
           `  seed peer   ${at(UP_PORTS.seed)} (mTLS)   metrics http://${at(UP_PORTS.seedOps)}/metrics`,
           `  peer        ${at(UP_PORTS.peer)} (mTLS)   metrics http://${at(UP_PORTS.peerOps)}/metrics`,
           `  local API   ${socket} (mode 0600)`,
+          `  CA          ${caFile}`,
           '',
+          ...(rootPassword
+            ? [
+                `First start: user 'root', one-time password ${rootPassword}`,
+                '  (shown only now; the first login must change it)',
+                `  ./bin/warren login --manager ${managerAddresses.api} --ca-file ${caFile} --user root`,
+                '',
+              ]
+            : []),
           'Download a file through the P2P network:',
           `  ./bin/warren get https://example.org/file.iso -O file.iso --socket ${socket}`,
           `  ./bin/warren task ls --socket ${socket}`,
@@ -123,31 +170,21 @@ export function registerUpCommand(program: Command): void {
       await untilSignal();
       for (const peer of peers.reverse()) await peer.stop();
       await scheduler.stop();
+      await manager.stop();
     });
 }
 
-type Tls = typeof import('../../core/tls.js');
-
 /**
- * Issues a certificate into `dir` unless a valid one is there with more than
- * a third of its life left; returns `dir`.
+ * True when `dir` holds a certificate this manager issued and still vouches
+ * for (recorded, not revoked, not expired). One past two thirds of its life is
+ * kept: the component renews it through the manager as soon as it starts.
  */
-async function ensureCertificate(
-  tls: Tls,
-  caDir: string,
-  dir: string,
-  role: 'scheduler' | 'seed' | 'peer',
-  name: string,
-) {
-  const certFile = join(dir, tls.TLS_FILES.cert);
-  if (existsSync(certFile)) {
-    const { X509Certificate } = await import('node:crypto');
-    const cert = new X509Certificate(readFileSync(certFile));
-    const from = Date.parse(cert.validFrom);
-    const to = Date.parse(cert.validTo);
-    const ca = new X509Certificate(readFileSync(join(caDir, tls.TLS_FILES.ca)));
-    if (cert.checkIssued(ca) && Date.now() < to - (to - from) / 3) return dir;
-  }
-  tls.writeTlsDir(dir, await tls.issueCertificate(caDir, { role, name }));
-  return dir;
+async function stillEnrolled(ca: CertificateAuthority, dir: string, certFile: string): Promise<boolean> {
+  const path = join(dir, certFile);
+  if (!existsSync(path)) return false;
+  const cert = new X509Certificate(readFileSync(path));
+  if (!cert.checkIssued(new X509Certificate(ca.caPem)) || Date.now() >= Date.parse(cert.validTo))
+    return false;
+  const row = await ca.certificate(cert.serialNumber);
+  return row !== undefined && row.revoked_at === null;
 }

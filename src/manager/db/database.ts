@@ -102,6 +102,11 @@ async function openPostgres(options: ManagerSettings['database']): Promise<Manag
   // An idle client whose server went away emits 'error' on the pool; without a
   // listener that would crash the process. The next query reports the outage.
   pool.on('error', () => {});
+  // A client that is checked out (a query or transaction under way) when the
+  // server goes away emits 'error' itself, where the pool's idle listener is
+  // not: without this the manager would crash on a database outage. The query
+  // still fails with the error, and the pool drops the broken client.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const describe = `postgres://${parsed.username ? `${parsed.username}@` : ''}${parsed.host}${parsed.pathname}`;
   const ping = async () => {

@@ -21,6 +21,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('password_hash', text, (c) => c.notNull())
         .addColumn('created_at', text, (c) => c.notNull())
         .addColumn('password_changed_at', text, (c) => c.notNull())
+        .addColumn('must_change_password', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
       await db.schema
         .createTable('sessions')
@@ -46,6 +47,13 @@ const migrations: Record<string, Migration> = {
         .addColumn('revoked_at', text)
         .execute();
       await db.schema.createIndex('tokens_previous_hash').on('tokens').column('previous_hash').execute();
+      // Per-user listing, "end my other sessions", and cascades on user deletion.
+      await db.schema
+        .createIndex('sessions_user')
+        .on('sessions')
+        .columns(['user_id', 'created_at'])
+        .execute();
+      await db.schema.createIndex('tokens_user').on('tokens').columns(['user_id', 'created_at']).execute();
       await db.schema
         .createTable('clusters')
         .addColumn('id', text, (c) => c.primaryKey())
@@ -75,6 +83,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('serial', text, (c) => c.primaryKey())
         .addColumn('name', text, (c) => c.notNull())
         .addColumn('role', text, (c) => c.notNull())
+        .addColumn('hosts', text, (c) => c.notNull().defaultTo('[]'))
         .addColumn('issued_at', text, (c) => c.notNull())
         .addColumn('not_after', text, (c) => c.notNull())
         .addColumn('revoked_at', text)
@@ -95,8 +104,12 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', text, (c) => c.notNull())
         .addColumn('started_at', text)
         .addColumn('finished_at', text)
+        // Which manager runs it, and when that manager last said it still does (jobs/job-store.ts).
+        .addColumn('runner_id', text)
+        .addColumn('heartbeat_at', text)
         .execute();
       await db.schema.createIndex('jobs_state').on('jobs').columns(['state', 'created_at']).execute();
+      await db.schema.createIndex('jobs_created').on('jobs').columns(['created_at', 'id']).execute();
       await db.schema
         .createTable('blocklist')
         .addColumn('host', text, (c) => c.primaryKey())

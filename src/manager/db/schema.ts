@@ -26,6 +26,8 @@ export interface UsersTable {
   password_hash: string;
   created_at: string;
   password_changed_at: string;
+  /** 1 while the password is a one-time one: the user's session may only change it (or log out). */
+  must_change_password: number;
 }
 
 export interface SessionsTable {
@@ -91,6 +93,8 @@ export interface CertificatesTable {
   serial: string;
   name: string;
   role: string;
+  /** JSON array of the DNS names / IPs in the certificate, kept for renewal. */
+  hosts: string;
   issued_at: string;
   not_after: string;
   revoked_at: string | null;
@@ -115,6 +119,10 @@ export interface JobsTable {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** The manager running it (`<instance>#<start>`); null while pending. */
+  runner_id: string | null;
+  /** Refreshed by the runner while it runs the job; a stale one means that manager died. */
+  heartbeat_at: string | null;
 }
 
 export interface BlocklistTable {

@@ -14,6 +14,8 @@ export interface Principal {
   scopes: ReadonlySet<Scope>;
   /** Token id (kind 'token') or session-hash prefix (kind 'session'): the rate-limit and audit key. */
   credentialId: string;
+  /** The user still has a one-time password: only routes marked `allowedBeforePasswordChange` serve them. */
+  mustChangePassword?: boolean;
 }
 
 /**
@@ -25,10 +27,20 @@ export interface Principal {
  * - `write`: mutates state, so a `guest` is refused.
  * - `root`: only a root user (user management).
  * - `session`: a login session is required, a token is refused (token management).
+ * - `allowedBeforePasswordChange`: also serves a user whose one-time password
+ *   is not changed yet (password change, logout, who am I); every other route
+ *   answers them 403 PASSWORD_CHANGE_REQUIRED.
  */
 export type Access =
   | { public: true }
-  | { public?: false; scope: Scope; write?: boolean; root?: boolean; session?: boolean };
+  | {
+      public?: false;
+      scope: Scope;
+      write?: boolean;
+      root?: boolean;
+      session?: boolean;
+      allowedBeforePasswordChange?: boolean;
+    };
 
 /** Why `principal` may not do what `access` needs, or undefined if it may. */
 export function denial(access: Access, principal: Principal): string | undefined {

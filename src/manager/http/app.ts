@@ -76,8 +76,12 @@ export async function buildApp(options: AppOptions): Promise<ManagerApp> {
     if (!access && !route.url.startsWith('/api/v1/openapi')) {
       throw new Error(`route ${route.method} ${route.url} declares no access rule`);
     }
+    // `x-warren-access` publishes each rule in the OpenAPI document, so the
+    // route-access test (and clients) can see what every operation needs.
     if (access && !access.public) {
-      route.schema = { ...route.schema, security: [{ bearer: [] }] };
+      route.schema = { ...route.schema, security: [{ bearer: [] }], 'x-warren-access': access } as never;
+    } else if (access) {
+      route.schema = { ...route.schema, 'x-warren-access': access } as never;
     }
   });
 
@@ -109,7 +113,10 @@ export async function buildApp(options: AppOptions): Promise<ManagerApp> {
     keyGenerator: (req) => `cred:${req.principal?.credentialId ?? req.ip}`,
   });
 
-  app.addHook('preHandler', async (req, reply) => {
+  // preParsing: after the per-address limit (a route-level onRequest hook) and
+  // before the body is parsed or validated, so an anonymous or unentitled
+  // caller gets 401/403, never a 400 that tells it about the route.
+  app.addHook('preParsing', async (req, reply) => {
     const access = req.routeOptions.config.access;
     if (!access || access.public) return;
     const principal = await authenticate(req, options.authenticator);
@@ -117,6 +124,13 @@ export async function buildApp(options: AppOptions): Promise<ManagerApp> {
     const limit = await perCredential(req);
     if (!limit.isAllowed && limit.isExceeded) {
       throw tooManyRequests(reply, limit.ttl, 'too many requests with this credential');
+    }
+    if (principal.mustChangePassword && !access.allowedBeforePasswordChange) {
+      throw new WarrenError(
+        'PASSWORD_CHANGE_REQUIRED',
+        'this account has a one-time password: change it first (POST /api/v1/users/me/password)',
+        403,
+      );
     }
     const why = denial(access, principal);
     if (why) throw new WarrenError('FORBIDDEN', why, 403);

@@ -1,8 +1,10 @@
 import type { Hash } from 'node:crypto';
-import { type Dispatcher, Pool } from 'undici';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
+import { type buildConnector as BuildConnector, buildConnector, type Dispatcher, Pool } from 'undici';
 import { WarrenError } from '../../core/errors.js';
 import { formatHostPort } from '../../core/net.js';
 import { expectName, type TlsMaterial } from '../../core/tls.js';
+import type { TrustState } from '../../core/trust.js';
 
 /** Where a parent's upload server is and which certificate name it must present. */
 export interface ParentAddress {
@@ -19,29 +21,36 @@ const MAX_LINE = 1024 * 1024;
 /**
  * A keep-alive pool of mTLS connections to one parent's upload server. The
  * parent must present a CA-signed certificate naming the host the scheduler
- * announced, so a peer cannot stand in for another.
+ * announced, so a peer cannot stand in for another, and not a revoked one.
  */
 export class ParentClient {
   private readonly pool: Pool;
+  /** Serial of the certificate the parent last presented (hex, as TLS reports it). */
+  serial: string | undefined;
 
   constructor(
     readonly address: ParentAddress,
     tls: TlsMaterial,
     connections: number,
+    trust?: TrustState,
   ) {
+    const named = expectName(address.hostId);
+    const checkServerIdentity = (host: string, cert: PeerCertificate): Error | undefined => {
+      const wrongName = named(host, cert);
+      if (wrongName) return wrongName;
+      this.serial = cert.serialNumber;
+      if (trust?.isRevokedSerial(cert.serialNumber)) {
+        return new Error(`parent ${address.hostId} presents a revoked certificate (${cert.serialNumber})`);
+      }
+      return undefined;
+    };
     this.pool = new Pool(`https://${formatHostPort(address.ip, address.port)}`, {
       connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: 15_000,
       bodyTimeout: 30_000,
-      connect: {
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        timeout: 5_000,
-        checkServerIdentity: expectName(address.hostId),
-      },
+      connect: currentConnector(tls, { timeout: 5_000, checkServerIdentity }),
     });
   }
 
@@ -148,6 +157,24 @@ export class ParentClient {
   async close(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/**
+ * A connector that uses the certificate `tls` holds when each connection is
+ * made (after a renewal, new connections present the new one).
+ */
+function currentConnector(
+  tls: TlsMaterial,
+  options: Pick<ConnectionOptions, 'timeout' | 'checkServerIdentity'>,
+): BuildConnector.connector {
+  let built: { cert: string; connect: BuildConnector.connector } | undefined;
+  return (opts, callback) => {
+    const cert = tls.cert;
+    if (built?.cert !== cert) {
+      built = { cert, connect: buildConnector({ ...options, ca: tls.ca, cert, key: tls.key }) };
+    }
+    return built.connect(opts, callback);
+  };
 }
 
 function parseEvent(line: string, hostId: string): AvailabilityEvent {

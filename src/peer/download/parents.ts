@@ -1,12 +1,14 @@
 import type { Logger } from '../../core/log.js';
 import type { TlsMaterial } from '../../core/tls.js';
+import type { TrustState } from '../../core/trust.js';
 import { type AvailabilityEvent, type ParentAddress, ParentClient } from './parent-client.js';
 import type { PickerParent } from './piece-picker.js';
 
 /**
  * Connection pools to parents, shared by every download of the peer (one
  * keep-alive pool per parent host), bounded: the least recently used pool is
- * closed when there are too many.
+ * closed when there are too many. With `trust`, a pool whose parent's
+ * certificate gets revoked is closed at once.
  */
 export class ParentPools {
   private readonly pools = new Map<string, ParentClient>();
@@ -15,7 +17,19 @@ export class ParentPools {
     private readonly tls: TlsMaterial,
     private readonly connectionsPerParent: number,
     private readonly maxPools = 256,
-  ) {}
+    private readonly trust?: TrustState,
+  ) {
+    trust?.on('change', this.closeRevoked);
+  }
+
+  private readonly closeRevoked = (): void => {
+    for (const [key, client] of this.pools) {
+      if (client.serial && this.trust?.isRevokedSerial(client.serial)) {
+        this.pools.delete(key);
+        void client.close();
+      }
+    }
+  };
 
   get(address: ParentAddress): ParentClient {
     const key = `${address.hostId}@${address.ip}:${address.port}`;
@@ -23,7 +37,7 @@ export class ParentPools {
     if (client) {
       this.pools.delete(key); // re-insert: Map order is the LRU order
     } else {
-      client = new ParentClient(address, this.tls, this.connectionsPerParent);
+      client = new ParentClient(address, this.tls, this.connectionsPerParent, this.trust);
       if (this.pools.size >= this.maxPools) {
         const [oldestKey, oldest] = this.pools.entries().next().value as [string, ParentClient];
         this.pools.delete(oldestKey);
@@ -35,6 +49,7 @@ export class ParentPools {
   }
 
   async close(): Promise<void> {
+    this.trust?.off('change', this.closeRevoked);
     await Promise.all([...this.pools.values()].map((c) => c.close()));
     this.pools.clear();
   }

@@ -30,6 +30,13 @@ export class DiskGc {
     clearInterval(this.timer);
   }
 
+  /** Applies a policy from the cluster configuration (the manager's), key by key. */
+  updatePolicy(policy: Partial<GcPolicy>): void {
+    const next = { ...this.init, ...policy };
+    if (next.lowWatermark > next.highWatermark) return; // an inconsistent pair keeps the current one
+    Object.assign(this.init, policy);
+  }
+
   /** One GC pass; returns the removed task IDs. Passes never overlap. */
   run(): Promise<string[]> {
     this.running ??= this.pass().finally(() => {

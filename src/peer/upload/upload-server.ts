@@ -4,10 +4,13 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { CertificateKeeper } from '../../core/certificates.js';
 import type { Logger } from '../../core/log.js';
+import { protectServer } from '../../core/revocation.js';
 import { isTaskId } from '../../core/task.js';
 import { identityOf, type TlsMaterial } from '../../core/tls.js';
 import { TokenBucket, throttle } from '../../core/token-bucket.js';
+import type { TrustState } from '../../core/trust.js';
 import type { StoredTask } from '../storage/stored-task.js';
 import type { TaskStore } from '../storage/task-store.js';
 
@@ -19,6 +22,10 @@ export interface UploadServerInit {
   rateLimit: number;
   /** Range requests served at once; more get 503 + Retry-After. */
   concurrency: number;
+  /** Clients whose certificate the manager revoked are cut off. */
+  trust?: TrustState;
+  /** Serves our renewed certificate on new connections. */
+  certificates?: CertificateKeeper;
 }
 
 /** Roles allowed to fetch pieces: other peers and seed peers. */
@@ -31,6 +38,7 @@ const ALLOWED_ROLES = new Set(['peer', 'seed']);
  */
 export class UploadServer {
   private server: Server | undefined;
+  private unprotect: (() => void) | undefined;
   private active = 0;
   private readonly bucket: TokenBucket;
   private readonly bytes: Counter;
@@ -83,6 +91,12 @@ export class UploadServer {
     server.headersTimeout = 10_000;
     server.requestTimeout = 0; // piece streams of slow children may legitimately take long
     server.maxHeadersCount = 50;
+    this.unprotect = protectServer(server, {
+      trust: this.init.trust,
+      keeper: this.init.certificates,
+      log: this.components.log,
+      onRefused: () => this.refused.inc({ reason: 'revoked' }),
+    });
     this.server = server;
     server.listen(this.init.port, this.init.host);
     await once(server, 'listening');
@@ -91,6 +105,7 @@ export class UploadServer {
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    this.unprotect?.();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

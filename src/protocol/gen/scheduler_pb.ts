@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scheduler.proto.
  */
 export const file_scheduler: GenFile = /*@__PURE__*/
-  fileDesc("Cg9zY2hlZHVsZXIucHJvdG8SE3dhcnJlbi5zY2hlZHVsZXIudjEiiwEKBEhvc3QSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCaXAYAyABKAkSEwoLdXBsb2FkX3BvcnQYBCABKA0SDwoHaXNfc2VlZBgFIAEoCBILCgNpZGMYBiABKAkSEAoIbG9jYXRpb24YByABKAkSFAoMdXBsb2FkX2xpbWl0GAggASgNItgCCg9SZWdpc3RlclJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSQgoHaGVhZGVycxgDIAMoCzIxLndhcnJlbi5zY2hlZHVsZXIudjEuUmVnaXN0ZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRILCgN0YWcYBCABKAkSEwoLYXBwbGljYXRpb24YBSABKAkSFAoMZmlsdGVyX3F1ZXJ5GAYgAygJEicKBGhvc3QYByABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHcGVlcl9pZBgIIAEoCRITCgtoZWxkX3BpZWNlcxgJIAMoDRIWCg5jb250ZW50X2xlbmd0aBgKIAEoBBIUCgxwaWVjZV9sZW5ndGgYCyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTQoIVGFza0luZm8SFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNIi0KC1BpZWNlRGlnZXN0Eg4KBm51bWJlchgBIAEoDRIOCgZzaGEyNTYYAiABKAwiUwoNUGllY2VGaW5pc2hlZBIOCgZudW1iZXIYASABKA0SEQoJcGFyZW50X2lkGAIgASgJEg8KB2Nvc3RfbXMYAyABKA0SDgoGc2hhMjU2GAQgASgMImQKC1BpZWNlRmFpbGVkEg4KBm51bWJlchgBIAEoDRIRCglwYXJlbnRfaWQYAiABKAkSMgoGcmVhc29uGAMgASgOMiIud2FycmVuLnNjaGVkdWxlci52MS5GYWlsdXJlUmVhc29uIioKEERvd25sb2FkRmluaXNoZWQSFgoOY29udGVudF9zaGEyNTYYASABKAwiNgoORG93bmxvYWRGYWlsZWQSDwoHbWVzc2FnZRgBIAEoCRITCgtmcm9tX3NvdXJjZRgCIAEoCCIkChFSZXNjaGVkdWxlUmVxdWVzdBIPCgdleGNsdWRlGAEgAygJIsgDChNBbm5vdW5jZVBlZXJSZXF1ZXN0EjgKCHJlZ2lzdGVyGAEgASgLMiQud2FycmVuLnNjaGVkdWxlci52MS5SZWdpc3RlclJlcXVlc3RIABIyCgl0YXNrX2luZm8YAiABKAsyHS53YXJyZW4uc2NoZWR1bGVyLnYxLlRhc2tJbmZvSAASPAoOcGllY2VfZmluaXNoZWQYAyABKAsyIi53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmluaXNoZWRIABI4CgxwaWVjZV9mYWlsZWQYBCABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmFpbGVkSAASQgoRZG93bmxvYWRfZmluaXNoZWQYBSABKAsyJS53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmluaXNoZWRIABI+Cg9kb3dubG9hZF9mYWlsZWQYBiABKAsyIy53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmFpbGVkSAASPAoKcmVzY2hlZHVsZRgHIAEoCzImLndhcnJlbi5zY2hlZHVsZXIudjEuUmVzY2hlZHVsZVJlcXVlc3RIAEIJCgdtZXNzYWdlIlMKBlBhcmVudBIPCgdwZWVyX2lkGAEgASgJEicKBGhvc3QYAiABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHaXNfc2VlZBgDIAEoCCKYAQoITWFuaWZlc3QSFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNEjEKB2RpZ2VzdHMYBCADKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0EhYKDmNvbnRlbnRfc2hhMjU2GAUgASgMIlkKDFBpZWNlRGlnZXN0cxIxCgdkaWdlc3RzGAEgAygLMiAud2FycmVuLnNjaGVkdWxlci52MS5QaWVjZURpZ2VzdBIWCg5jb250ZW50X3NoYTI1NhgCIAEoDCI/Cg9QYXJlbnRzUmVzcG9uc2USLAoHcGFyZW50cxgBIAMoCzIbLndhcnJlbi5zY2hlZHVsZXIudjEuUGFyZW50Ih4KDEJhY2tUb1NvdXJjZRIOCgZyZWFzb24YASABKAkihgIKFEFubm91bmNlUGVlclJlc3BvbnNlEjEKCG1hbmlmZXN0GAEgASgLMh0ud2FycmVuLnNjaGVkdWxlci52MS5NYW5pZmVzdEgAEjoKDXBpZWNlX2RpZ2VzdHMYAiABKAsyIS53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0c0gAEjcKB3BhcmVudHMYAyABKAsyJC53YXJyZW4uc2NoZWR1bGVyLnYxLlBhcmVudHNSZXNwb25zZUgAEjsKDmJhY2tfdG9fc291cmNlGAQgASgLMiEud2FycmVuLnNjaGVkdWxlci52MS5CYWNrVG9Tb3VyY2VIAEIJCgdtZXNzYWdlIj4KE0Fubm91bmNlSG9zdFJlcXVlc3QSJwoEaG9zdBgBIAEoCzIZLndhcnJlbi5zY2hlZHVsZXIudjEuSG9zdCLTAQoLU2VlZFRyaWdnZXISDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSPgoHaGVhZGVycxgDIAMoCzItLndhcnJlbi5zY2hlZHVsZXIudjEuU2VlZFRyaWdnZXIuSGVhZGVyc0VudHJ5EgsKA3RhZxgEIAEoCRITCgthcHBsaWNhdGlvbhgFIAEoCRIUCgxmaWx0ZXJfcXVlcnkYBiADKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXgoJSG9zdEV2ZW50EjgKDHNlZWRfdHJpZ2dlchgBIAEoCzIgLndhcnJlbi5zY2hlZHVsZXIudjEuU2VlZFRyaWdnZXJIABIOCgRwaW5nGAIgASgISABCBwoFZXZlbnQiMAoMTGVhdmVSZXF1ZXN0Eg8KB3BlZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSIPCg1MZWF2ZVJlc3BvbnNlIiIKD1N0YXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJImUKEFN0YXRUYXNrUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRISCgpwZWVyX2NvdW50GAIgASgNEhQKDGhhc19tYW5pZmVzdBgDIAEoCBIWCg5jb250ZW50X2xlbmd0aBgEIAEoBCqmAQoNRmFpbHVyZVJlYXNvbhIeChpGQUlMVVJFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUZBSUxVUkVfUkVBU09OX0JBRF9ESUdFU1QQARIeChpGQUlMVVJFX1JFQVNPTl9VTlJFQUNIQUJMRRACEhoKFkZBSUxVUkVfUkVBU09OX1RJTUVPVVQQAxIaChZGQUlMVVJFX1JFQVNPTl9SRUZVU0VEEAQyhAMKEFNjaGVkdWxlclNlcnZpY2USZwoMQW5ub3VuY2VQZWVyEigud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZVBlZXJSZXF1ZXN0Gikud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZVBlZXJSZXNwb25zZSgBMAESWgoMQW5ub3VuY2VIb3N0Eigud2FycmVuLnNjaGVkdWxlci52MS5Bbm5vdW5jZUhvc3RSZXF1ZXN0Gh4ud2FycmVuLnNjaGVkdWxlci52MS5Ib3N0RXZlbnQwARJSCglMZWF2ZVBlZXISIS53YXJyZW4uc2NoZWR1bGVyLnYxLkxlYXZlUmVxdWVzdBoiLndhcnJlbi5zY2hlZHVsZXIudjEuTGVhdmVSZXNwb25zZRJXCghTdGF0VGFzaxIkLndhcnJlbi5zY2hlZHVsZXIudjEuU3RhdFRhc2tSZXF1ZXN0GiUud2FycmVuLnNjaGVkdWxlci52MS5TdGF0VGFza1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Cg9zY2hlZHVsZXIucHJvdG8SE3dhcnJlbi5zY2hlZHVsZXIudjEiiwEKBEhvc3QSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCaXAYAyABKAkSEwoLdXBsb2FkX3BvcnQYBCABKA0SDwoHaXNfc2VlZBgFIAEoCBILCgNpZGMYBiABKAkSEAoIbG9jYXRpb24YByABKAkSFAoMdXBsb2FkX2xpbWl0GAggASgNItgCCg9SZWdpc3RlclJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSQgoHaGVhZGVycxgDIAMoCzIxLndhcnJlbi5zY2hlZHVsZXIudjEuUmVnaXN0ZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRILCgN0YWcYBCABKAkSEwoLYXBwbGljYXRpb24YBSABKAkSFAoMZmlsdGVyX3F1ZXJ5GAYgAygJEicKBGhvc3QYByABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHcGVlcl9pZBgIIAEoCRITCgtoZWxkX3BpZWNlcxgJIAMoDRIWCg5jb250ZW50X2xlbmd0aBgKIAEoBBIUCgxwaWVjZV9sZW5ndGgYCyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTQoIVGFza0luZm8SFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNIi0KC1BpZWNlRGlnZXN0Eg4KBm51bWJlchgBIAEoDRIOCgZzaGEyNTYYAiABKAwiUwoNUGllY2VGaW5pc2hlZBIOCgZudW1iZXIYASABKA0SEQoJcGFyZW50X2lkGAIgASgJEg8KB2Nvc3RfbXMYAyABKA0SDgoGc2hhMjU2GAQgASgMImQKC1BpZWNlRmFpbGVkEg4KBm51bWJlchgBIAEoDRIRCglwYXJlbnRfaWQYAiABKAkSMgoGcmVhc29uGAMgASgOMiIud2FycmVuLnNjaGVkdWxlci52MS5GYWlsdXJlUmVhc29uIioKEERvd25sb2FkRmluaXNoZWQSFgoOY29udGVudF9zaGEyNTYYASABKAwiNgoORG93bmxvYWRGYWlsZWQSDwoHbWVzc2FnZRgBIAEoCRITCgtmcm9tX3NvdXJjZRgCIAEoCCIkChFSZXNjaGVkdWxlUmVxdWVzdBIPCgdleGNsdWRlGAEgAygJIsgDChNBbm5vdW5jZVBlZXJSZXF1ZXN0EjgKCHJlZ2lzdGVyGAEgASgLMiQud2FycmVuLnNjaGVkdWxlci52MS5SZWdpc3RlclJlcXVlc3RIABIyCgl0YXNrX2luZm8YAiABKAsyHS53YXJyZW4uc2NoZWR1bGVyLnYxLlRhc2tJbmZvSAASPAoOcGllY2VfZmluaXNoZWQYAyABKAsyIi53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmluaXNoZWRIABI4CgxwaWVjZV9mYWlsZWQYBCABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRmFpbGVkSAASQgoRZG93bmxvYWRfZmluaXNoZWQYBSABKAsyJS53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmluaXNoZWRIABI+Cg9kb3dubG9hZF9mYWlsZWQYBiABKAsyIy53YXJyZW4uc2NoZWR1bGVyLnYxLkRvd25sb2FkRmFpbGVkSAASPAoKcmVzY2hlZHVsZRgHIAEoCzImLndhcnJlbi5zY2hlZHVsZXIudjEuUmVzY2hlZHVsZVJlcXVlc3RIAEIJCgdtZXNzYWdlIlMKBlBhcmVudBIPCgdwZWVyX2lkGAEgASgJEicKBGhvc3QYAiABKAsyGS53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3QSDwoHaXNfc2VlZBgDIAEoCCKYAQoITWFuaWZlc3QSFgoOY29udGVudF9sZW5ndGgYASABKAQSFAoMcGllY2VfbGVuZ3RoGAIgASgNEhMKC3BpZWNlX2NvdW50GAMgASgNEjEKB2RpZ2VzdHMYBCADKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0EhYKDmNvbnRlbnRfc2hhMjU2GAUgASgMIlkKDFBpZWNlRGlnZXN0cxIxCgdkaWdlc3RzGAEgAygLMiAud2FycmVuLnNjaGVkdWxlci52MS5QaWVjZURpZ2VzdBIWCg5jb250ZW50X3NoYTI1NhgCIAEoDCI/Cg9QYXJlbnRzUmVzcG9uc2USLAoHcGFyZW50cxgBIAMoCzIbLndhcnJlbi5zY2hlZHVsZXIudjEuUGFyZW50Ih4KDEJhY2tUb1NvdXJjZRIOCgZyZWFzb24YASABKAkihgIKFEFubm91bmNlUGVlclJlc3BvbnNlEjEKCG1hbmlmZXN0GAEgASgLMh0ud2FycmVuLnNjaGVkdWxlci52MS5NYW5pZmVzdEgAEjoKDXBpZWNlX2RpZ2VzdHMYAiABKAsyIS53YXJyZW4uc2NoZWR1bGVyLnYxLlBpZWNlRGlnZXN0c0gAEjcKB3BhcmVudHMYAyABKAsyJC53YXJyZW4uc2NoZWR1bGVyLnYxLlBhcmVudHNSZXNwb25zZUgAEjsKDmJhY2tfdG9fc291cmNlGAQgASgLMiEud2FycmVuLnNjaGVkdWxlci52MS5CYWNrVG9Tb3VyY2VIAEIJCgdtZXNzYWdlIj4KE0Fubm91bmNlSG9zdFJlcXVlc3QSJwoEaG9zdBgBIAEoCzIZLndhcnJlbi5zY2hlZHVsZXIudjEuSG9zdCLTAQoLU2VlZFRyaWdnZXISDwoHdGFza19pZBgBIAEoCRILCgN1cmwYAiABKAkSPgoHaGVhZGVycxgDIAMoCzItLndhcnJlbi5zY2hlZHVsZXIudjEuU2VlZFRyaWdnZXIuSGVhZGVyc0VudHJ5EgsKA3RhZxgEIAEoCRITCgthcHBsaWNhdGlvbhgFIAEoCRIUCgxmaWx0ZXJfcXVlcnkYBiADKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi0wEKC0NvbW1hbmRUYXNrEg8KB3Rhc2tfaWQYASABKAkSCwoDdXJsGAIgASgJEj4KB2hlYWRlcnMYAyADKAsyLS53YXJyZW4uc2NoZWR1bGVyLnYxLkNvbW1hbmRUYXNrLkhlYWRlcnNFbnRyeRILCgN0YWcYBCABKAkSEwoLYXBwbGljYXRpb24YBSABKAkSFAoMZmlsdGVyX3F1ZXJ5GAYgAygJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItEBCgtIb3N0Q29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEjMKB3ByZWhlYXQYAiABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLkNvbW1hbmRUYXNrSAASNwoLZGVsZXRlX3Rhc2sYAyABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLkNvbW1hbmRUYXNrSAASNQoJc3RhdF90YXNrGAQgASgLMiAud2FycmVuLnNjaGVkdWxlci52MS5Db21tYW5kVGFza0gAQgkKB2NvbW1hbmQikwEKCUhvc3RFdmVudBI4CgxzZWVkX3RyaWdnZXIYASABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLlNlZWRUcmlnZ2VySAASDgoEcGluZxgCIAEoCEgAEjMKB2NvbW1hbmQYAyABKAsyIC53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3RDb21tYW5kSABCBwoFZXZlbnQirwEKDUNvbW1hbmRSZXN1bHQSEgoKY29tbWFuZF9pZBgBIAEoCRIwCgVzdGF0ZRgCIAEoDjIhLndhcnJlbi5zY2hlZHVsZXIudjEuQ29tbWFuZFN0YXRlEg0KBWVycm9yGAMgASgJEhAKCGhhc190YXNrGAQgASgIEhAKCGNvbXBsZXRlGAUgASgIEg0KBWJ5dGVzGAYgASgEEhYKDmNvbnRlbnRfbGVuZ3RoGAcgASgEIhcKFVJlcG9ydENvbW1hbmRSZXNwb25zZSIwCgxMZWF2ZVJlcXVlc3QSDwoHcGVlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJIg8KDUxlYXZlUmVzcG9uc2UiIgoPU3RhdFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiZQoQU3RhdFRhc2tSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEhIKCnBlZXJfY291bnQYAiABKA0SFAoMaGFzX21hbmlmZXN0GAMgASgIEhYKDmNvbnRlbnRfbGVuZ3RoGAQgASgEItABCg1SdW5Kb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIqCgRraW5kGAIgASgOMhwud2FycmVuLnNjaGVkdWxlci52MS5Kb2JLaW5kEi8KBXRhc2tzGAMgAygLMiAud2FycmVuLnNjaGVkdWxlci52MS5Db21tYW5kVGFzaxIsCgVzY29wZRgEIAEoDjIdLndhcnJlbi5zY2hlZHVsZXIudjEuSm9iU2NvcGUSEAoIaG9zdF9pZHMYBSADKAkSEgoKdGltZW91dF9tcxgGIAEoDSIaCgdKb2JQbGFuEg8KB3RhcmdldHMYASABKA0ikQEKCkhvc3RSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIPCgdob3N0X2lkGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEgoKAmlwGAQgASgJEg8KB2lzX3NlZWQYBSABKAgSMgoGcmVzdWx0GAYgASgLMiIud2FycmVuLnNjaGVkdWxlci52MS5Db21tYW5kUmVzdWx0InwKDlJ1bkpvYlJlc3BvbnNlEiwKBHBsYW4YASABKAsyHC53YXJyZW4uc2NoZWR1bGVyLnYxLkpvYlBsYW5IABIxCgZyZXN1bHQYAiABKAsyHy53YXJyZW4uc2NoZWR1bGVyLnYxLkhvc3RSZXN1bHRIAEIJCgdtZXNzYWdlIhIKEExpc3RIb3N0c1JlcXVlc3QiSgoNQ29ubmVjdGVkSG9zdBIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIKCgJpcBgDIAEoCRIPCgdpc19zZWVkGAQgASgIIkYKEUxpc3RIb3N0c1Jlc3BvbnNlEjEKBWhvc3RzGAEgAygLMiIud2FycmVuLnNjaGVkdWxlci52MS5Db25uZWN0ZWRIb3N0KqYBCg1GYWlsdXJlUmVhc29uEh4KGkZBSUxVUkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZRkFJTFVSRV9SRUFTT05fQkFEX0RJR0VTVBABEh4KGkZBSUxVUkVfUkVBU09OX1VOUkVBQ0hBQkxFEAISGgoWRkFJTFVSRV9SRUFTT05fVElNRU9VVBADEhoKFkZBSUxVUkVfUkVBU09OX1JFRlVTRUQQBCqaAQoMQ29tbWFuZFN0YXRlEh0KGUNPTU1BTkRfU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT01NQU5EX1NUQVRFX1NVQ0NFRURFRBABEhgKFENPTU1BTkRfU1RBVEVfRkFJTEVEEAISGQoVQ09NTUFORF9TVEFURV9SRUZVU0VEEAMSGQoVQ09NTUFORF9TVEFURV9USU1FT1VUEAQqfAoISm9iU2NvcGUSGQoVSk9CX1NDT1BFX1VOU1BFQ0lGSUVEEAASHgoaSk9CX1NDT1BFX1NJTkdMRV9TRUVEX1BFRVIQARIcChhKT0JfU0NPUEVfQUxMX1NFRURfUEVFUlMQAhIXChNKT0JfU0NPUEVfQUxMX1BFRVJTEAMqawoHSm9iS2luZBIYChRKT0JfS0lORF9VTlNQRUNJRklFRBAAEhQKEEpPQl9LSU5EX1BSRUhFQVQQARIWChJKT0JfS0lORF9GSU5EX1RBU0sQAhIYChRKT0JfS0lORF9ERUxFVEVfVEFTSxADMuUDChBTY2hlZHVsZXJTZXJ2aWNlEmcKDEFubm91bmNlUGVlchIoLndhcnJlbi5zY2hlZHVsZXIudjEuQW5ub3VuY2VQZWVyUmVxdWVzdBopLndhcnJlbi5zY2hlZHVsZXIudjEuQW5ub3VuY2VQZWVyUmVzcG9uc2UoATABEloKDEFubm91bmNlSG9zdBIoLndhcnJlbi5zY2hlZHVsZXIudjEuQW5ub3VuY2VIb3N0UmVxdWVzdBoeLndhcnJlbi5zY2hlZHVsZXIudjEuSG9zdEV2ZW50MAESUgoJTGVhdmVQZWVyEiEud2FycmVuLnNjaGVkdWxlci52MS5MZWF2ZVJlcXVlc3QaIi53YXJyZW4uc2NoZWR1bGVyLnYxLkxlYXZlUmVzcG9uc2USVwoIU3RhdFRhc2sSJC53YXJyZW4uc2NoZWR1bGVyLnYxLlN0YXRUYXNrUmVxdWVzdBolLndhcnJlbi5zY2hlZHVsZXIudjEuU3RhdFRhc2tSZXNwb25zZRJfCg1SZXBvcnRDb21tYW5kEiIud2FycmVuLnNjaGVkdWxlci52MS5Db21tYW5kUmVzdWx0Gioud2FycmVuLnNjaGVkdWxlci52MS5SZXBvcnRDb21tYW5kUmVzcG9uc2UyyAEKFVNjaGVkdWxlckFkbWluU2VydmljZRJTCgZSdW5Kb2ISIi53YXJyZW4uc2NoZWR1bGVyLnYxLlJ1bkpvYlJlcXVlc3QaIy53YXJyZW4uc2NoZWR1bGVyLnYxLlJ1bkpvYlJlc3BvbnNlMAESWgoJTGlzdEhvc3RzEiUud2FycmVuLnNjaGVkdWxlci52MS5MaXN0SG9zdHNSZXF1ZXN0GiYud2FycmVuLnNjaGVkdWxlci52MS5MaXN0SG9zdHNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * Where a peer's upload server can be reached and how loaded it may be.
@@ -619,6 +619,102 @@ export const SeedTriggerSchema: GenMessage<SeedTrigger> = /*@__PURE__*/
   messageDesc(file_scheduler, 17);
 
 /**
+ * The task a job command is about: the origin identity, from which the host
+ * recomputes task_id and refuses the command if they differ.
+ *
+ * @generated from message warren.scheduler.v1.CommandTask
+ */
+export type CommandTask = Message<"warren.scheduler.v1.CommandTask"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * preheat only: passed to the origin
+   *
+   * @generated from field: map<string, string> headers = 3;
+   */
+  headers: { [key: string]: string };
+
+  /**
+   * @generated from field: string tag = 4;
+   */
+  tag: string;
+
+  /**
+   * @generated from field: string application = 5;
+   */
+  application: string;
+
+  /**
+   * @generated from field: repeated string filter_query = 6;
+   */
+  filterQuery: string[];
+};
+
+/**
+ * Describes the message warren.scheduler.v1.CommandTask.
+ * Use `create(CommandTaskSchema)` to create a new message.
+ */
+export const CommandTaskSchema: GenMessage<CommandTask> = /*@__PURE__*/
+  messageDesc(file_scheduler, 18);
+
+/**
+ * A job step the scheduler asks a host to carry out (for the manager). The
+ * host answers with ReportCommand carrying the same command_id.
+ *
+ * @generated from message warren.scheduler.v1.HostCommand
+ */
+export type HostCommand = Message<"warren.scheduler.v1.HostCommand"> & {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId: string;
+
+  /**
+   * @generated from oneof warren.scheduler.v1.HostCommand.command
+   */
+  command: {
+    /**
+     * download the task; answer once it is whole and verified
+     *
+     * @generated from field: warren.scheduler.v1.CommandTask preheat = 2;
+     */
+    value: CommandTask;
+    case: "preheat";
+  } | {
+    /**
+     * remove it from the store (cancelling a download); answer whether it was there
+     *
+     * @generated from field: warren.scheduler.v1.CommandTask delete_task = 3;
+     */
+    value: CommandTask;
+    case: "deleteTask";
+  } | {
+    /**
+     * answer whether the task is held, and how much of it
+     *
+     * @generated from field: warren.scheduler.v1.CommandTask stat_task = 4;
+     */
+    value: CommandTask;
+    case: "statTask";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message warren.scheduler.v1.HostCommand.
+ * Use `create(HostCommandSchema)` to create a new message.
+ */
+export const HostCommandSchema: GenMessage<HostCommand> = /*@__PURE__*/
+  messageDesc(file_scheduler, 19);
+
+/**
  * @generated from message warren.scheduler.v1.HostEvent
  */
 export type HostEvent = Message<"warren.scheduler.v1.HostEvent"> & {
@@ -639,6 +735,12 @@ export type HostEvent = Message<"warren.scheduler.v1.HostEvent"> & {
      */
     value: boolean;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: warren.scheduler.v1.HostCommand command = 3;
+     */
+    value: HostCommand;
+    case: "command";
   } | { case: undefined; value?: undefined };
 };
 
@@ -647,7 +749,77 @@ export type HostEvent = Message<"warren.scheduler.v1.HostEvent"> & {
  * Use `create(HostEventSchema)` to create a new message.
  */
 export const HostEventSchema: GenMessage<HostEvent> = /*@__PURE__*/
-  messageDesc(file_scheduler, 18);
+  messageDesc(file_scheduler, 20);
+
+/**
+ * A host's answer to a HostCommand.
+ *
+ * @generated from message warren.scheduler.v1.CommandResult
+ */
+export type CommandResult = Message<"warren.scheduler.v1.CommandResult"> & {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId: string;
+
+  /**
+   * @generated from field: warren.scheduler.v1.CommandState state = 2;
+   */
+  state: CommandState;
+
+  /**
+   * @generated from field: string error = 3;
+   */
+  error: string;
+
+  /**
+   * stat/delete: the host held (some of) the task
+   *
+   * @generated from field: bool has_task = 4;
+   */
+  hasTask: boolean;
+
+  /**
+   * the host holds the whole task, verified
+   *
+   * @generated from field: bool complete = 5;
+   */
+  complete: boolean;
+
+  /**
+   * verified bytes held
+   *
+   * @generated from field: uint64 bytes = 6;
+   */
+  bytes: bigint;
+
+  /**
+   * 0 while unknown
+   *
+   * @generated from field: uint64 content_length = 7;
+   */
+  contentLength: bigint;
+};
+
+/**
+ * Describes the message warren.scheduler.v1.CommandResult.
+ * Use `create(CommandResultSchema)` to create a new message.
+ */
+export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
+  messageDesc(file_scheduler, 21);
+
+/**
+ * @generated from message warren.scheduler.v1.ReportCommandResponse
+ */
+export type ReportCommandResponse = Message<"warren.scheduler.v1.ReportCommandResponse"> & {
+};
+
+/**
+ * Describes the message warren.scheduler.v1.ReportCommandResponse.
+ * Use `create(ReportCommandResponseSchema)` to create a new message.
+ */
+export const ReportCommandResponseSchema: GenMessage<ReportCommandResponse> = /*@__PURE__*/
+  messageDesc(file_scheduler, 22);
 
 /**
  * @generated from message warren.scheduler.v1.LeaveRequest
@@ -669,7 +841,7 @@ export type LeaveRequest = Message<"warren.scheduler.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_scheduler, 19);
+  messageDesc(file_scheduler, 23);
 
 /**
  * @generated from message warren.scheduler.v1.LeaveResponse
@@ -682,7 +854,7 @@ export type LeaveResponse = Message<"warren.scheduler.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_scheduler, 20);
+  messageDesc(file_scheduler, 24);
 
 /**
  * @generated from message warren.scheduler.v1.StatTaskRequest
@@ -699,7 +871,7 @@ export type StatTaskRequest = Message<"warren.scheduler.v1.StatTaskRequest"> & {
  * Use `create(StatTaskRequestSchema)` to create a new message.
  */
 export const StatTaskRequestSchema: GenMessage<StatTaskRequest> = /*@__PURE__*/
-  messageDesc(file_scheduler, 21);
+  messageDesc(file_scheduler, 25);
 
 /**
  * @generated from message warren.scheduler.v1.StatTaskResponse
@@ -731,7 +903,211 @@ export type StatTaskResponse = Message<"warren.scheduler.v1.StatTaskResponse"> &
  * Use `create(StatTaskResponseSchema)` to create a new message.
  */
 export const StatTaskResponseSchema: GenMessage<StatTaskResponse> = /*@__PURE__*/
-  messageDesc(file_scheduler, 22);
+  messageDesc(file_scheduler, 26);
+
+/**
+ * @generated from message warren.scheduler.v1.RunJobRequest
+ */
+export type RunJobRequest = Message<"warren.scheduler.v1.RunJobRequest"> & {
+  /**
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * @generated from field: warren.scheduler.v1.JobKind kind = 2;
+   */
+  kind: JobKind;
+
+  /**
+   * @generated from field: repeated warren.scheduler.v1.CommandTask tasks = 3;
+   */
+  tasks: CommandTask[];
+
+  /**
+   * preheat only
+   *
+   * @generated from field: warren.scheduler.v1.JobScope scope = 4;
+   */
+  scope: JobScope;
+
+  /**
+   * preheat all_peers: only these hosts (chosen by the manager)
+   *
+   * @generated from field: repeated string host_ids = 5;
+   */
+  hostIds: string[];
+
+  /**
+   * how long a host may take to answer
+   *
+   * @generated from field: uint32 timeout_ms = 6;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message warren.scheduler.v1.RunJobRequest.
+ * Use `create(RunJobRequestSchema)` to create a new message.
+ */
+export const RunJobRequestSchema: GenMessage<RunJobRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler, 27);
+
+/**
+ * The hosts the scheduler sends commands to: how many results will follow.
+ *
+ * @generated from message warren.scheduler.v1.JobPlan
+ */
+export type JobPlan = Message<"warren.scheduler.v1.JobPlan"> & {
+  /**
+   * @generated from field: uint32 targets = 1;
+   */
+  targets: number;
+};
+
+/**
+ * Describes the message warren.scheduler.v1.JobPlan.
+ * Use `create(JobPlanSchema)` to create a new message.
+ */
+export const JobPlanSchema: GenMessage<JobPlan> = /*@__PURE__*/
+  messageDesc(file_scheduler, 28);
+
+/**
+ * @generated from message warren.scheduler.v1.HostResult
+ */
+export type HostResult = Message<"warren.scheduler.v1.HostResult"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string host_id = 2;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string hostname = 3;
+   */
+  hostname: string;
+
+  /**
+   * @generated from field: string ip = 4;
+   */
+  ip: string;
+
+  /**
+   * @generated from field: bool is_seed = 5;
+   */
+  isSeed: boolean;
+
+  /**
+   * @generated from field: warren.scheduler.v1.CommandResult result = 6;
+   */
+  result?: CommandResult | undefined;
+};
+
+/**
+ * Describes the message warren.scheduler.v1.HostResult.
+ * Use `create(HostResultSchema)` to create a new message.
+ */
+export const HostResultSchema: GenMessage<HostResult> = /*@__PURE__*/
+  messageDesc(file_scheduler, 29);
+
+/**
+ * @generated from message warren.scheduler.v1.RunJobResponse
+ */
+export type RunJobResponse = Message<"warren.scheduler.v1.RunJobResponse"> & {
+  /**
+   * @generated from oneof warren.scheduler.v1.RunJobResponse.message
+   */
+  message: {
+    /**
+     * first message
+     *
+     * @generated from field: warren.scheduler.v1.JobPlan plan = 1;
+     */
+    value: JobPlan;
+    case: "plan";
+  } | {
+    /**
+     * one per (task, target host), as each arrives
+     *
+     * @generated from field: warren.scheduler.v1.HostResult result = 2;
+     */
+    value: HostResult;
+    case: "result";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message warren.scheduler.v1.RunJobResponse.
+ * Use `create(RunJobResponseSchema)` to create a new message.
+ */
+export const RunJobResponseSchema: GenMessage<RunJobResponse> = /*@__PURE__*/
+  messageDesc(file_scheduler, 30);
+
+/**
+ * @generated from message warren.scheduler.v1.ListHostsRequest
+ */
+export type ListHostsRequest = Message<"warren.scheduler.v1.ListHostsRequest"> & {
+};
+
+/**
+ * Describes the message warren.scheduler.v1.ListHostsRequest.
+ * Use `create(ListHostsRequestSchema)` to create a new message.
+ */
+export const ListHostsRequestSchema: GenMessage<ListHostsRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler, 31);
+
+/**
+ * @generated from message warren.scheduler.v1.ConnectedHost
+ */
+export type ConnectedHost = Message<"warren.scheduler.v1.ConnectedHost"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * @generated from field: string ip = 3;
+   */
+  ip: string;
+
+  /**
+   * @generated from field: bool is_seed = 4;
+   */
+  isSeed: boolean;
+};
+
+/**
+ * Describes the message warren.scheduler.v1.ConnectedHost.
+ * Use `create(ConnectedHostSchema)` to create a new message.
+ */
+export const ConnectedHostSchema: GenMessage<ConnectedHost> = /*@__PURE__*/
+  messageDesc(file_scheduler, 32);
+
+/**
+ * @generated from message warren.scheduler.v1.ListHostsResponse
+ */
+export type ListHostsResponse = Message<"warren.scheduler.v1.ListHostsResponse"> & {
+  /**
+   * @generated from field: repeated warren.scheduler.v1.ConnectedHost hosts = 1;
+   */
+  hosts: ConnectedHost[];
+};
+
+/**
+ * Describes the message warren.scheduler.v1.ListHostsResponse.
+ * Use `create(ListHostsResponseSchema)` to create a new message.
+ */
+export const ListHostsResponseSchema: GenMessage<ListHostsResponse> = /*@__PURE__*/
+  messageDesc(file_scheduler, 33);
 
 /**
  * @generated from enum warren.scheduler.v1.FailureReason
@@ -774,6 +1150,118 @@ export const FailureReasonSchema: GenEnum<FailureReason> = /*@__PURE__*/
   enumDesc(file_scheduler, 0);
 
 /**
+ * @generated from enum warren.scheduler.v1.CommandState
+ */
+export enum CommandState {
+  /**
+   * @generated from enum value: COMMAND_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: COMMAND_STATE_SUCCEEDED = 1;
+   */
+  SUCCEEDED = 1,
+
+  /**
+   * the host tried and failed (error says why)
+   *
+   * @generated from enum value: COMMAND_STATE_FAILED = 2;
+   */
+  FAILED = 2,
+
+  /**
+   * the host would not take it (busy, bad task id)
+   *
+   * @generated from enum value: COMMAND_STATE_REFUSED = 3;
+   */
+  REFUSED = 3,
+
+  /**
+   * no answer in time (set by the scheduler, never by a host)
+   *
+   * @generated from enum value: COMMAND_STATE_TIMEOUT = 4;
+   */
+  TIMEOUT = 4,
+}
+
+/**
+ * Describes the enum warren.scheduler.v1.CommandState.
+ */
+export const CommandStateSchema: GenEnum<CommandState> = /*@__PURE__*/
+  enumDesc(file_scheduler, 1);
+
+/**
+ * @generated from enum warren.scheduler.v1.JobScope
+ */
+export enum JobScope {
+  /**
+   * @generated from enum value: JOB_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * the seed the task hashes to
+   *
+   * @generated from enum value: JOB_SCOPE_SINGLE_SEED_PEER = 1;
+   */
+  SINGLE_SEED_PEER = 1,
+
+  /**
+   * @generated from enum value: JOB_SCOPE_ALL_SEED_PEERS = 2;
+   */
+  ALL_SEED_PEERS = 2,
+
+  /**
+   * every connected host (seeds too), or host_ids
+   *
+   * @generated from enum value: JOB_SCOPE_ALL_PEERS = 3;
+   */
+  ALL_PEERS = 3,
+}
+
+/**
+ * Describes the enum warren.scheduler.v1.JobScope.
+ */
+export const JobScopeSchema: GenEnum<JobScope> = /*@__PURE__*/
+  enumDesc(file_scheduler, 2);
+
+/**
+ * @generated from enum warren.scheduler.v1.JobKind
+ */
+export enum JobKind {
+  /**
+   * @generated from enum value: JOB_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: JOB_KIND_PREHEAT = 1;
+   */
+  PREHEAT = 1,
+
+  /**
+   * every connected host says whether it holds the tasks
+   *
+   * @generated from enum value: JOB_KIND_FIND_TASK = 2;
+   */
+  FIND_TASK = 2,
+
+  /**
+   * every connected host removes the tasks; the scheduler forgets them
+   *
+   * @generated from enum value: JOB_KIND_DELETE_TASK = 3;
+   */
+  DELETE_TASK = 3,
+}
+
+/**
+ * Describes the enum warren.scheduler.v1.JobKind.
+ */
+export const JobKindSchema: GenEnum<JobKind> = /*@__PURE__*/
+  enumDesc(file_scheduler, 3);
+
+/**
  * @generated from service warren.scheduler.v1.SchedulerService
  */
 export const SchedulerService: GenService<{
@@ -809,6 +1297,45 @@ export const SchedulerService: GenService<{
     input: typeof StatTaskRequestSchema;
     output: typeof StatTaskResponseSchema;
   },
+  /**
+   * A host answers a HostCommand it received on its AnnounceHost stream.
+   *
+   * @generated from rpc warren.scheduler.v1.SchedulerService.ReportCommand
+   */
+  reportCommand: {
+    methodKind: "unary";
+    input: typeof CommandResultSchema;
+    output: typeof ReportCommandResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_scheduler, 0);
+
+/**
+ * @generated from service warren.scheduler.v1.SchedulerAdminService
+ */
+export const SchedulerAdminService: GenService<{
+  /**
+   * Carries a job out over the hosts' AnnounceHost streams; streams the plan,
+   * then each host's result; ends when every target answered or timed out.
+   *
+   * @generated from rpc warren.scheduler.v1.SchedulerAdminService.RunJob
+   */
+  runJob: {
+    methodKind: "server_streaming";
+    input: typeof RunJobRequestSchema;
+    output: typeof RunJobResponseSchema;
+  },
+  /**
+   * The hosts with an open AnnounceHost stream that a preheat may go to (blocked
+   * hosts left out), for picking a count or a percentage of them.
+   *
+   * @generated from rpc warren.scheduler.v1.SchedulerAdminService.ListHosts
+   */
+  listHosts: {
+    methodKind: "unary";
+    input: typeof ListHostsRequestSchema;
+    output: typeof ListHostsResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_scheduler, 1);
 

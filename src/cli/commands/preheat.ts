@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { WarrenError } from '../../core/errors.js';
+import { type ManagerFlags, managerOptions, withApi } from '../manager-api.js';
+import { collect, type JobJson, parseHeaderLines, printJob, waitForJob } from './job.js';
+
+const SCOPES = ['single_seed_peer', 'all_seed_peers', 'all_peers'];
+
+interface PreheatFlags extends ManagerFlags {
+  scope: string;
+  count?: string;
+  percentage?: string;
+  header: string[];
+  tag?: string;
+  application?: string;
+  filterQuery: string[];
+  cluster?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/**
+ * `warren preheat URL...`: have seed peers (or peers) fetch files before
+ * anyone asks for them. Prints the job id (alone on stdout, for `$(…)`), or
+ * with `--wait` the per-host results.
+ */
+export function registerPreheatCommand(program: Command): void {
+  managerOptions(
+    program.command('preheat <urls...>').description('fetch files into the P2P network ahead of use (a job)'),
+  )
+    .option('--scope <scope>', `${SCOPES.join(' | ')}`, 'single_seed_peer')
+    .option('--count <n>', 'all_peers: only this many hosts')
+    .option('--percentage <p>', 'all_peers: only this share of the hosts (1-100)')
+    .option('-H, --header <header>', "origin request header 'Name: value' (repeatable)", collect, [])
+    .option('--tag <tag>', 'tag, part of the task id (as with warren get)')
+    .option('--application <name>', 'application, part of the task id')
+    .option('--filter-query <name>', 'query parameter left out of the task id (repeatable)', collect, [])
+    .option('--cluster <id>', 'cluster id (default: the default cluster)')
+    .option('--wait', 'wait for the job and print each host result')
+    .option('--json', 'machine-readable output')
+    .action(async (urls: string[], flags: PreheatFlags) => {
+      if (!SCOPES.includes(flags.scope)) {
+        throw new WarrenError('BAD_SCOPE', `--scope must be one of ${SCOPES.join(', ')}`, 400);
+      }
+      const args = {
+        urls,
+        scope: flags.scope,
+        ...(flags.header.length > 0 ? { headers: parseHeaderLines(flags.header) } : {}),
+        ...(flags.tag ? { tag: flags.tag } : {}),
+        ...(flags.application ? { application: flags.application } : {}),
+        ...(flags.filterQuery.length > 0 ? { filter_query: flags.filterQuery } : {}),
+        ...(flags.count !== undefined ? { count: integer(flags.count, '--count') } : {}),
+        ...(flags.percentage !== undefined ? { percentage: integer(flags.percentage, '--percentage') } : {}),
+      };
+      await withApi(flags, async (api) => {
+        const made = await api.call<JobJson>('POST', '/api/v1/jobs', {
+          type: 'preheat',
+          ...(flags.cluster ? { cluster_id: flags.cluster } : {}),
+          args,
+        });
+        if (!flags.wait) {
+          if (flags.json) printJob(made, true);
+          else process.stdout.write(`${made.id}\n`);
+          return;
+        }
+        printJob(await waitForJob(api, made.id, !flags.json), flags.json);
+      });
+    });
+}
+
+function integer(value: string, what: string): number {
+  if (!/^\d+$/.test(value)) throw new WarrenError('BAD_NUMBER', `${what} must be a whole number`, 400);
+  return Number(value);
+}

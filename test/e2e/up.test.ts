@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Agent, request } from 'undici';
+import { makeRandomFile, sha256File } from '../helpers/files.js';
+import { type Origin, startOrigin } from '../helpers/origin.js';
+import { kill, killAll, runWarren, spawnWarren, stdoutLinesOf, waitForLine } from '../helpers/processes.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+const MIB = 1024 * 1024;
+const API = 'https://127.0.0.1:8443';
+
+/*
+ * `warren up` on its fixed ports: the manager enrols its scheduler, seed and
+ * peer, prints root's one-time password once, and a download goes through the
+ * seed peer. A second start on the same data keeps everything and prints no
+ * password.
+ */
+describe('warren up', () => {
+  let origin: Origin | undefined;
+  after(async () => {
+    await killAll();
+    await origin?.close();
+    cleanupTempDirs();
+  });
+
+  it('runs the manager with the distribution plane, and a get goes through the P2P network', async () => {
+    const dir = tempDir('warren-up-');
+    await mkdir(join(dir, 'www'));
+    await makeRandomFile(join(dir, 'www', 'file.bin'), 6 * MIB);
+    origin = await startOrigin({ dir: join(dir, 'www') });
+    const data = join(dir, 'data');
+
+    const up = spawnWarren(['up', '--data', data, '--log-level', 'warn'], { cwd: dir });
+    const password = await waitForLine(up, (l) => /one-time password (\S+)/.exec(l)?.[1], 60_000);
+    await waitForLine(up, (l) => (l.includes('warren task ls') ? true : undefined), 30_000);
+
+    const out = join(dir, 'file.out');
+    const socket = join(data, 'peer', 'peer.sock');
+    const get = await runWarren(['get', origin.url('file.bin'), '-O', out, '--socket', socket]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(await sha256File(out), await sha256File(join(dir, 'www', 'file.bin')));
+    assert.ok(origin.bytesSent('file.bin') <= 6 * MIB * 1.1, 'the origin sent the file about once');
+
+    // Root's one-time password works once, and must be changed first.
+    const ca = readFileSync(join(data, 'manager', 'ca', 'ca.crt'), 'utf8');
+    const dispatcher = new Agent({ connect: { ca } });
+    const call = async (method: 'GET' | 'POST', path: string, body?: unknown, token?: string) => {
+      const res = await request(`${API}${path}`, {
+        method,
+        dispatcher,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      // biome-ignore lint/suspicious/noExplicitAny: the test reads arbitrary JSON answers
+      const text = await res.body.text();
+      return { status: res.statusCode, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
+    };
+    try {
+      const login = await call('POST', '/api/v1/auth/login', { name: 'root', password });
+      assert.equal(login.status, 200, JSON.stringify(login.body));
+      assert.equal(login.body.user.must_change_password, true);
+      const session = String(login.body.token);
+      const blocked = await call('GET', '/api/v1/clusters', undefined, session);
+      assert.equal(blocked.status, 403);
+      const changed = await call(
+        'POST',
+        '/api/v1/users/me/password',
+        { current_password: password, new_password: 'a-new-root-password-1' },
+        session,
+      );
+      assert.ok(changed.status < 300, JSON.stringify(changed.body));
+      const again = await call('POST', '/api/v1/auth/login', {
+        name: 'root',
+        password: 'a-new-root-password-1',
+      });
+      const token = String(again.body.token);
+      // The scheduler and the seed registered with the manager by keepalive.
+      const components = await call('GET', '/api/v1/clusters/cls_default/components', undefined, token);
+      assert.equal(components.status, 200, JSON.stringify(components.body));
+      const roles = (components.body.items as Array<{ role: string; state: string }>)
+        .filter((c) => c.state === 'active')
+        .map((c) => c.role)
+        .sort();
+      assert.deepEqual(roles, ['scheduler', 'seed']);
+    } finally {
+      await dispatcher.close();
+    }
+
+    // A second start on the same data: same CA, certificates kept, no new password.
+    await kill(up);
+    const second = spawnWarren(['up', '--data', data, '--log-level', 'warn'], { cwd: dir });
+    await waitForLine(second, (l) => (l.includes('warren task ls') ? true : undefined), 60_000);
+    assert.ok(!stdoutLinesOf(second).some((l) => l.includes('one-time password')));
+    assert.equal(readFileSync(join(data, 'manager', 'ca', 'ca.crt'), 'utf8'), ca);
+    const out2 = join(dir, 'file2.out');
+    const get2 = await runWarren(['get', origin.url('file.bin'), '-O', out2, '--socket', socket]);
+    assert.equal(get2.code, 0, get2.stderr);
+    assert.equal(await sha256File(out2), await sha256File(join(dir, 'www', 'file.bin')));
+    await kill(second);
+  });
+});
