@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { WarrenError } from '../core/errors.js';
+import { expectRole } from '../core/tls.js';
 
 /**
  * How the CLI reaches the manager's REST API. A token is a secret, so it never
@@ -66,7 +67,12 @@ export class ManagerApi {
     readonly ca: string,
     private readonly token: string | undefined,
   ) {
-    this.agent = new Agent({ connect: { ca }, connections: 4 });
+    // The manager's certificate, if from the Warren CA, must carry the manager
+    // role: every component certificate also names localhost.
+    this.agent = new Agent({
+      connect: { ca, checkServerIdentity: expectRole('manager', ca) },
+      connections: 4,
+    });
   }
 
   /** From flags, `WARREN_MANAGER`/`WARREN_TOKEN`/`WARREN_CA_FILE`, and the credentials file. */

@@ -8,6 +8,7 @@ import { connect, createServer, type TLSSocket } from 'node:tls';
 import { isWarrenError } from './errors.js';
 import {
   certificateName,
+  expectRole,
   identityOf,
   initCa,
   issueCertificate,
@@ -114,7 +115,10 @@ describe('issueCertificate', () => {
 });
 
 describe('mutual TLS with issued certificates', () => {
-  async function handshake(server: TlsMaterial, client: Partial<TlsMaterial> & { ca: string }) {
+  async function handshake(
+    server: TlsMaterial,
+    client: Partial<TlsMaterial> & { ca: string; checkServerIdentity?: ReturnType<typeof expectRole> },
+  ) {
     const seen: { identity?: ReturnType<typeof identityOf> } = {};
     const srv = createServer(
       { ca: server.ca, cert: server.cert, key: server.key, requestCert: true, rejectUnauthorized: true },
@@ -137,6 +141,8 @@ describe('mutual TLS with issued certificates', () => {
             ca: client.ca,
             cert: client.cert,
             key: client.key,
+            servername: 'localhost',
+            ...(client.checkServerIdentity ? { checkServerIdentity: client.checkServerIdentity } : {}),
           });
           let data = '';
           socket.setEncoding('utf8').on('data', (d: string) => {
@@ -181,5 +187,31 @@ describe('mutual TLS with issued certificates', () => {
     const result = await handshake({ ...stranger, ca: client.ca }, client);
     assert.equal(result.data, '');
     assert.match(String(result.error), /certificate/i);
+  });
+
+  test('a component certificate cannot stand in for a scheduler or the manager (expectRole)', async () => {
+    const client = await issueCertificate(caDir, { role: 'peer', name: 'p' });
+    const impostor = await issueCertificate(caDir, { role: 'peer', name: 'not-a-scheduler' });
+    const refused = await handshake(impostor, { ...client, checkServerIdentity: expectRole('scheduler') });
+    assert.equal(refused.data, '');
+    assert.match(String(refused.error), /'peer' certificate, not a scheduler's/);
+
+    const scheduler = await issueCertificate(caDir, { role: 'scheduler', name: 'sched' });
+    const accepted = await handshake(scheduler, { ...client, checkServerIdentity: expectRole('scheduler') });
+    assert.equal(accepted.data, 'hi');
+
+    // With the CA given, only certificates of that CA must carry the role: the
+    // operator's own REST certificate from another CA is checked by host name.
+    const manager = await issueCertificate(caDir, { role: 'manager', name: 'manager' });
+    const asManager = expectRole('manager', client.ca);
+    assert.equal((await handshake(manager, { ...client, checkServerIdentity: asManager })).data, 'hi');
+    assert.equal((await handshake(impostor, { ...client, checkServerIdentity: asManager })).data, '');
+    const operators = await issueCertificate(otherCaDir, { role: 'client', name: 'www' });
+    const otherCa = readFileSync(join(otherCaDir, TLS_FILES.ca), 'utf8');
+    const viaOtherCa = await handshake(
+      { ...operators, ca: client.ca },
+      { ...client, ca: otherCa, checkServerIdentity: expectRole('manager', client.ca) },
+    );
+    assert.equal(viaOtherCa.data, 'hi');
   });
 });

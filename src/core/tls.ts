@@ -3,7 +3,12 @@ import { createPrivateKey, type KeyObject, randomBytes, webcrypto, X509Certifica
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import {
+  checkServerIdentity,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+  type TLSSocket,
+} from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { WarrenError } from './errors.js';
 
@@ -218,6 +223,33 @@ export function expectName(name: string) {
     const cn = cert.subject?.CN;
     const actual = Array.isArray(cn) ? cn[0] : cn;
     return actual === name ? undefined : new Error(`certificate names '${actual}', expected '${name}'`);
+  };
+}
+
+/**
+ * Server identity check for clients that dial a role by address (scheduler,
+ * manager): the host name as usual, and the certificate's role (OU) must be
+ * `role`. Every component certificate names localhost and loopback, so the
+ * host check alone would let any of them stand in for a scheduler or the
+ * manager on the same machine.
+ *
+ * With `caPem`, the role is required only of certificates issued by that CA:
+ * one from another CA (the operator's own REST certificate for the manager) is
+ * checked by host name alone.
+ */
+export function expectRole(role: Role, caPem?: string) {
+  const caFingerprint = caPem ? new X509Certificate(caPem).fingerprint256 : undefined;
+  return (host: string, cert: PeerCertificate): Error | undefined => {
+    const wrongHost = checkServerIdentity(host, cert);
+    if (wrongHost) return wrongHost;
+    if (caFingerprint !== undefined) {
+      const issuer = (cert as DetailedPeerCertificate).issuerCertificate;
+      if (issuer?.fingerprint256 !== caFingerprint) return undefined;
+    }
+    const actual = [cert.subject?.OU].flat()[0];
+    return actual === role
+      ? undefined
+      : new Error(`the server at ${host} presents a '${actual ?? 'none'}' certificate, not a ${role}'s`);
   };
 }
 

@@ -1,6 +1,7 @@
 import { type Client, createClient } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import type { TlsMaterial } from '../core/tls.js';
+import { connectOptions } from './connect-options.js';
 import { SchedulerService } from './gen/scheduler_pb.js';
 
 /** How to reach a scheduler. */
@@ -31,9 +32,7 @@ export function createSchedulerClient(options: SchedulerClientOptions): Schedule
   const sessionManager = new Http2SessionManager(
     baseUrl,
     { pingIntervalMs: options.pingIntervalMs ?? 15_000, pingTimeoutMs: 10_000 },
-    // Passed as is, not copied: http2.connect reads it at each (re)connect, so
-    // a renewed certificate (CertificateKeeper.live) is used from then on.
-    options.tls,
+    connectOptions(options.tls, 'scheduler'),
   );
   const transport = createGrpcTransport({ baseUrl, sessionManager });
   return Object.assign(createClient(SchedulerService, transport), {

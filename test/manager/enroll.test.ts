@@ -215,7 +215,7 @@ for (const { kind, skip } of databaseKinds()) {
         const tlsDir = join(tempDir('warren-enrolled-'), 'tls');
         const run = await enrollCli(fake, tokenFile(token), tlsDir, ['--role', 'peer', '--name', 'peer-i']);
         assert.equal(run.code, 1);
-        assert.match(run.stderr, /presents a 'peer' certificate, not the manager's/);
+        assert.match(run.stderr, /presents a 'peer' certificate, not a manager's/);
         assert.deepEqual(received, ['GET /api/v1/ca '], 'only the CA was asked for; the token never left');
         assert.equal(existsSync(tlsDir), false);
       } finally {

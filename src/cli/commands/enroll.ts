@@ -1,8 +1,6 @@
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { DetailedPeerCertificate } from 'node:tls';
 import type { Command } from 'commander';
 import { WarrenError } from '../../core/errors.js';
 import { collect } from '../option-parsers.js';
@@ -70,7 +68,7 @@ async function enroll(flags: EnrollFlags) {
     throw new WarrenError('BAD_MANAGER', `--manager '${flags.manager}' must be https://host:port`, 400);
   }
   const token = await readJoinToken(flags);
-  const [{ checkServerIdentity, rootCertificates }, { Agent, request }, certificates, { writeTlsDir }] =
+  const [{ rootCertificates }, { Agent, request }, certificates, { expectRole, writeTlsDir }] =
     await Promise.all([
       import('node:tls'),
       import('undici'),
@@ -106,24 +104,13 @@ async function enroll(flags: EnrollFlags) {
   const name = flags.name ?? defaultName(flags.role);
   const { csrPem, keyPem } = await certificates.createCsr(name);
   const hosts = [...new Set([...flags.host, ...localHostname()])];
-  const caFingerprint = new X509Certificate(caPem).fingerprint256;
   const pinned = new Agent({
     connect: {
       ca: [caPem, ...rootCertificates],
       // A certificate from the pinned CA must be the manager's own, not any
       // component's (they all name localhost); one from a public CA is the
       // operator's REST certificate, checked by host name alone.
-      checkServerIdentity: (host, cert) => {
-        const wrongHost = checkServerIdentity(host, cert);
-        if (wrongHost) return wrongHost;
-        const issuer = (cert as DetailedPeerCertificate).issuerCertificate;
-        const fromPinned = issuer?.fingerprint256 === caFingerprint;
-        const role = [cert.subject?.OU].flat()[0];
-        if (fromPinned && role !== 'manager') {
-          return new Error(`the server at ${host} presents a '${role}' certificate, not the manager's`);
-        }
-        return undefined;
-      },
+      checkServerIdentity: expectRole('manager', caPem),
     },
   });
   let issued: { certificate?: string; serial?: string; not_after?: string };
