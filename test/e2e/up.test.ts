@@ -57,8 +57,8 @@ describe('warren up', () => {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      // biome-ignore lint/suspicious/noExplicitAny: the test reads arbitrary JSON answers
       const text = await res.body.text();
+      // biome-ignore lint/suspicious/noExplicitAny: the test reads arbitrary JSON answers
       return { status: res.statusCode, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
     };
     try {
