@@ -23,7 +23,8 @@ export class AuditLog {
     private readonly log: Logger,
   ) {}
 
-  async record(entry: AuditEntry): Promise<void> {
+  /** Writes the entry; pass `db` (a transaction) to make it part of the change it records. */
+  async record(entry: AuditEntry, db: Kysely<Database> = this.db): Promise<void> {
     const row = {
       id: newId('aud'),
       at: nowIso(),
@@ -34,6 +35,6 @@ export class AuditLog {
       detail: JSON.stringify(entry.detail ?? {}),
     };
     this.log.info({ audit: { ...row, detail: entry.detail ?? {} } }, `audit: ${entry.action}`);
-    await this.db.insertInto('audit_log').values(row).execute();
+    await db.insertInto('audit_log').values(row).execute();
   }
 }

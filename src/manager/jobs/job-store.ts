@@ -49,16 +49,24 @@ export function jobView(row: JobRow): JobView {
 export class JobStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async countPending(): Promise<number> {
+  /**
+   * Pending jobs, counted up to `limit` only: the queue-limit check then costs
+   * at most `limit` index entries whatever the backlog.
+   */
+  async countPending(limit: number): Promise<number> {
     const row = await this.db
-      .selectFrom('jobs')
+      .selectFrom((eb) =>
+        eb.selectFrom('jobs').select('id').where('state', '=', 'pending').limit(limit).as('pending'),
+      )
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('state', '=', 'pending')
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
-  async insert(job: { type: JobType; clusterId: string; args: JobArgs; createdBy: string }): Promise<JobRow> {
+  async insert(
+    job: { type: JobType; clusterId: string; args: JobArgs; createdBy: string },
+    db: Kysely<Database> = this.db,
+  ): Promise<JobRow> {
     const row: JobRow = {
       id: newId('job'),
       type: job.type,
@@ -75,7 +83,7 @@ export class JobStore {
       runner_id: null,
       heartbeat_at: null,
     };
-    await this.db.insertInto('jobs').values(row).execute();
+    await db.insertInto('jobs').values(row).execute();
     return row;
   }
 

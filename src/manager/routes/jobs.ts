@@ -91,13 +91,12 @@ export async function jobRoutes(app: ManagerApp, ctx: ManagerContext): Promise<v
           `more than ${ctx.settings.rateLimit.jobsPerCluster} jobs per second created in cluster ${clusterId}`,
         );
       }
-      const cluster = await ctx.db
-        .selectFrom('clusters')
-        .select('id')
-        .where('id', '=', clusterId)
-        .executeTakeFirst();
-      if (!cluster) throw new WarrenError('CLUSTER_NOT_FOUND', `no cluster ${clusterId}`, 404);
-      const pending = await ctx.jobs.store.countPending();
+      // The in-memory copy knows every cluster but one made in the last cache.refresh.
+      const known =
+        ctx.clusters.cluster(clusterId) ??
+        (await ctx.db.selectFrom('clusters').select('id').where('id', '=', clusterId).executeTakeFirst());
+      if (!known) throw new WarrenError('CLUSTER_NOT_FOUND', `no cluster ${clusterId}`, 404);
+      const pending = await ctx.jobs.store.countPending(ctx.jobs.queueLimit);
       if (pending >= ctx.jobs.queueLimit) {
         throw new WarrenError(
           'QUEUE_FULL',
@@ -105,13 +104,23 @@ export async function jobRoutes(app: ManagerApp, ctx: ManagerContext): Promise<v
           503,
         );
       }
-      const row = await ctx.jobs.store.insert({ type, clusterId, args, createdBy: principal.userName });
-      await ctx.audit.record({
-        actor: principal.userName,
-        action: 'job.create',
-        target: `job:${row.id}`,
-        address: req.ip,
-        detail: { type, cluster_id: clusterId, args: redactArgs(args) },
+      // The job and its audit entry are one transaction: no job without its record.
+      const row = await ctx.db.transaction().execute(async (trx) => {
+        const job = await ctx.jobs.store.insert(
+          { type, clusterId, args, createdBy: principal.userName },
+          trx,
+        );
+        await ctx.audit.record(
+          {
+            actor: principal.userName,
+            action: 'job.create',
+            target: `job:${job.id}`,
+            address: req.ip,
+            detail: { type, cluster_id: clusterId, args: redactArgs(args) },
+          },
+          trx,
+        );
+        return job;
       });
       ctx.jobs.runner.wake();
       return reply.status(201).send(jobView(row));
