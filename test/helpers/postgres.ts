@@ -49,7 +49,12 @@ export interface TestPostgres {
   close(): void;
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export interface StartPostgresOptions {
+  /** Serve TLS with this certificate and key (PEM): `ssl=on`, plain connections still allowed. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startPostgres(startOptions: StartPostgresOptions = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   const user = lookupUser('postgres');
   if (!bin || !user) throw new Error('PostgreSQL is not installed');
@@ -71,7 +76,18 @@ export async function startPostgres(): Promise<TestPostgres> {
   mkdirSync(join(secrets, '..'), { recursive: true });
   writeFileSync(secrets, `${password}\n`, { mode: 0o600 });
 
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
+  let options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
+  if (startOptions.tls) {
+    // The server refuses a key readable by others; both files belong to postgres.
+    for (const [name, content] of [
+      ['server.crt', startOptions.tls.cert],
+      ['server.key', startOptions.tls.key],
+    ] as const) {
+      writeFileSync(join(dir, name), content, { mode: 0o600 });
+      chownSync(join(dir, name), user.uid, user.gid);
+    }
+    options += ` -c ssl=on -c ssl_cert_file=${join(dir, 'server.crt')} -c ssl_key_file=${join(dir, 'server.key')}`;
+  }
   const pgCtl = (args: string[]) => {
     const r = spawnSync(join(bin, 'pg_ctl'), ['-D', data, ...args], { ...asPostgres, timeout: 60_000 });
     if (r.status !== 0) throw new Error(`pg_ctl ${args[0]} failed: ${r.stderr}${r.stdout}`);
