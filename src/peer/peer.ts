@@ -156,7 +156,7 @@ export class Peer {
       removed: (taskId) => this.leave(taskId),
     });
     this.schedulers = new SchedulerPool({
-      connect: (address) => createSchedulerClient({ address, tls: this.tls }),
+      connect: (address) => createSchedulerClient({ address, tls: this.tls, trust: this.options.trust }),
       hostLoop: (client, signal) => this.hostLoop(client, signal),
       log: this.log.child({ component: 'schedulers' }),
     });

@@ -1,6 +1,7 @@
 import { type Client, createClient } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import type { TlsMaterial } from '../core/tls.js';
+import type { TrustState } from '../core/trust.js';
 import { connectOptions } from './connect-options.js';
 import { SchedulerService } from './gen/scheduler_pb.js';
 
@@ -12,6 +13,8 @@ export interface SchedulerClientOptions {
   tls: TlsMaterial;
   /** Interval of HTTP/2 pings that notice a dead connection; default 15 s. */
   pingIntervalMs?: number;
+  /** The manager's revocation list: a scheduler with a revoked certificate is refused. */
+  trust?: TrustState;
 }
 
 /** The typed SchedulerService client, plus `close()` for its HTTP/2 connection. */
@@ -32,7 +35,7 @@ export function createSchedulerClient(options: SchedulerClientOptions): Schedule
   const sessionManager = new Http2SessionManager(
     baseUrl,
     { pingIntervalMs: options.pingIntervalMs ?? 15_000, pingTimeoutMs: 10_000 },
-    connectOptions(options.tls, 'scheduler'),
+    connectOptions(options.tls, 'scheduler', options.trust),
   );
   const transport = createGrpcTransport({ baseUrl, sessionManager });
   return Object.assign(createClient(SchedulerService, transport), {
