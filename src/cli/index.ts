@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { errorMessage, isWarrenError } from '../core/errors.js';
+import { registerAppCommands } from './commands/app.js';
 import { registerBlocklistCommands } from './commands/blocklist.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerClusterCommands } from './commands/cluster.js';
@@ -40,6 +41,7 @@ registerLoginCommands(program);
 registerUserCommands(program);
 registerTokenCommands(program);
 registerClusterCommands(program);
+registerAppCommands(program);
 registerUpCommand(program);
 
 try {
