@@ -222,7 +222,7 @@ export class JobRunner {
       clearTimeout(saveTimer);
       for (const c of connections) c.admin.close();
     }
-    if (timeout.aborted) {
+    if (timeout.aborted || Date.now() >= deadline) {
       return finish({
         state: 'failed',
         error: `the job did not finish within ${Math.round(this.o.timeoutMs / 1000)} s`,
@@ -286,7 +286,9 @@ export class JobRunner {
     try {
       const stream = c.admin.client.runJob(request, {
         signal,
-        timeoutMs: Math.max(1, deadline - Date.now()),
+        // A little past the job's deadline: the job's own timeout (through
+        // `signal`) must fire first, so that it, not the RPC's, is reported.
+        timeoutMs: Math.max(1, deadline - Date.now()) + DEADLINE_MARGIN_MS,
       });
       for await (const message of stream) {
         if (message.message.case === 'plan') progress.plan(c.id, message.message.value.targets);
