@@ -16,6 +16,8 @@ export interface SpawnOptions {
   uid?: number;
   gid?: number;
   cwd?: string;
+  /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
+  stdin?: string;
 }
 
 /** The line a role prints on stdout once it listens. */
@@ -56,13 +58,19 @@ process.once('exit', () => {
  * {@link stderrOf}. Every child is tracked until it exits, for {@link killAll}.
  */
 export function spawnWarren(args: string[], options: SpawnOptions = {}): WarrenProcess {
-  const child = spawn(process.execPath, [WARREN_BIN, ...args], {
+  // A variable given as undefined is removed from the inherited environment.
+  const env = Object.fromEntries(
+    Object.entries({ ...process.env, ...options.env }).filter(([, value]) => value !== undefined),
+  );
+  const spawned = spawn(process.execPath, [WARREN_BIN, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
+  if (options.stdin !== undefined) spawned.stdin?.end(options.stdin);
+  const child = spawned as unknown as WarrenProcess;
   running.add(child);
   const capture: Capture = {
     stderr: [],

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { sha256Hex } from '../../src/manager/auth/secrets.js';
 import { ROOT_PASSWORD, rootSession, userSession } from '../helpers/auth.js';
 import { databaseFactory, databaseKinds, startTestManager, type TestManager } from '../helpers/manager.js';
-import { REPO_ROOT, WARREN_BIN } from '../helpers/processes.js';
+import { runWarren } from '../helpers/processes.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 after(cleanupTempDirs);
@@ -332,35 +331,12 @@ for (const { kind, skip } of databaseKinds()) {
 
 /** The environment of a CLI run: its own credentials folder, nothing inherited that names a manager. */
 function cliEnv(configHome: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: configHome };
-  for (const name of ['WARREN_TOKEN', 'WARREN_MANAGER', 'WARREN_CA_FILE']) delete env[name];
-  return env;
-}
-
-/** Runs `warren …` with `stdin` written to it; credentials under `configHome`. */
-function warren(args: string[], stdin: string, configHome: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [WARREN_BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: cliEnv(configHome),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => {
-      stdout += t;
-    });
-    child.stderr.setEncoding('utf8').on('data', (t: string) => {
-      stderr += t;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+  return {
+    XDG_CONFIG_HOME: configHome,
+    WARREN_TOKEN: undefined,
+    WARREN_MANAGER: undefined,
+    WARREN_CA_FILE: undefined,
+  };
 }
 
 test('the CLI logs in with the one-time password, changes it, and manages users', async () => {
@@ -433,3 +409,8 @@ test('the CLI logs in with the one-time password, changes it, and manages users'
     await m.stop();
   }
 });
+
+/** Runs `warren …` with `stdin` written to it; credentials under `configHome`. */
+function warren(args: string[], stdin: string, configHome: string) {
+  return runWarren(args, { env: cliEnv(configHome), stdin });
+}

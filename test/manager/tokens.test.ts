@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { sha256Hex } from '../../src/manager/auth/secrets.js';
 import { createToken, rootSession, userSession } from '../helpers/auth.js';
 import { databaseFactory, databaseKinds, startTestManager, type TestManager } from '../helpers/manager.js';
-import { REPO_ROOT, WARREN_BIN } from '../helpers/processes.js';
+import { runWarren } from '../helpers/processes.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 after(cleanupTempDirs);
@@ -356,34 +355,6 @@ for (const { kind, skip } of databaseKinds()) {
   });
 }
 
-/** Runs `warren …` (stdin closed) with credentials under `configHome`. */
-function warren(args: string[], configHome: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: configHome };
-  for (const name of ['WARREN_TOKEN', 'WARREN_MANAGER', 'WARREN_CA_FILE']) delete env[name];
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [WARREN_BIN, ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => {
-      stdout += t;
-    });
-    child.stderr.setEncoding('utf8').on('data', (t: string) => {
-      stderr += t;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
-
 test('the CLI creates, lists, rotates and revokes tokens; the secret is printed once, alone', async () => {
   const m = await startTestManager();
   try {
@@ -443,3 +414,9 @@ test('the CLI creates, lists, rotates and revokes tokens; the secret is printed 
     await m.stop();
   }
 });
+
+/** Runs `warren …` (stdin closed) with credentials under `configHome`, no inherited manager settings. */
+function warren(args: string[], configHome: string) {
+  const unset = { WARREN_TOKEN: undefined, WARREN_MANAGER: undefined, WARREN_CA_FILE: undefined };
+  return runWarren(args, { env: { XDG_CONFIG_HOME: configHome, ...unset }, stdin: '' });
+}

@@ -1,31 +1,18 @@
 import type { Command } from 'commander';
 import { WarrenError } from '../../core/errors.js';
 import { formatBytes } from '../../core/units.js';
+import type { JobState, JobType } from '../../manager/db/schema.js';
+import type { JobResult } from '../../manager/jobs/job-logic.js';
 import { type ManagerApi, type ManagerFlags, managerOptions, withApi } from '../manager-api.js';
 import { printJson, printRows } from '../output.js';
 
-/** One host's part of a job, as the API returns it. */
-export interface JobResultJson {
-  scheduler: string;
-  host: string;
-  hostname: string;
-  ip: string;
-  is_seed: boolean;
-  peer: string | null;
-  task_id: string;
-  url: string | null;
-  state: 'succeeded' | 'failed' | 'refused' | 'timeout';
-  error: string | null;
-  has_task: boolean | null;
-  complete: boolean | null;
-  bytes: number | null;
-  content_length: number | null;
-}
+/** One host's part of a job, as the API returns it (the manager's stored shape). */
+export type JobResultJson = JobResult;
 
 export interface JobJson {
   id: string;
-  type: 'preheat' | 'find_task' | 'delete_task';
-  state: 'pending' | 'running' | 'succeeded' | 'failed';
+  type: JobType;
+  state: JobState;
   cluster_id: string;
   progress: number;
   args: Record<string, unknown>;

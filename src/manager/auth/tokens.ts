@@ -3,7 +3,7 @@ import { WarrenError } from '../../core/errors.js';
 import { newId } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import type { Principal } from '../http/access.js';
-import { decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
 import { newEnrollSecret, newSecret, sha256Hex, TOKEN_PREFIX } from './secrets.js';
 import {
   checkScopes,
@@ -132,12 +132,7 @@ export class TokenStore {
       .select('users.name as owner');
     if (!options.all) query = query.where('tokens.user_id', '=', caller.userId);
     if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('tokens.created_at', '>', after.sortKey),
-          eb.and([eb('tokens.created_at', '=', after.sortKey), eb('tokens.id', '>', after.id)]),
-        ]),
-      );
+      query = query.where(afterCursor('tokens.created_at', 'tokens.id', '>', after));
     }
     const rows = await query
       .orderBy('tokens.created_at')

@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { WarrenError } from '../../core/errors.js';
 import { type Dialect, newId } from '../db/database.js';
 import type { Database, UserRole } from '../db/schema.js';
-import { decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import { newOneTimePassword } from './secrets.js';
 
@@ -110,12 +110,7 @@ export class UserStore {
     const after = decodeCursor(page.cursor);
     let query = this.db.selectFrom('users').selectAll();
     if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('name', '>', after.sortKey),
-          eb.and([eb('name', '=', after.sortKey), eb('id', '>', after.id)]),
-        ]),
-      );
+      query = query.where(afterCursor('name', 'id', '>', after));
     }
     const rows = await query
       .orderBy('name')

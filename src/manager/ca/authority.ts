@@ -18,7 +18,7 @@ import {
 import { normalizeSerial } from '../../core/trust.js';
 import { isDatabaseDown, nowIso } from '../db/database.js';
 import type { CertificatesTable, Database } from '../db/schema.js';
-import { decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
 import { checkHosts, csrPublicKey } from './csr.js';
 
 export type CertificateRow = Selectable<CertificatesTable>;
@@ -209,12 +209,7 @@ export class CertificateAuthority {
     let q = this.db.selectFrom('certificates').selectAll();
     if (query.name) q = q.where('name', '=', query.name);
     if (after) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('issued_at', '<', after.sortKey),
-          eb.and([eb('issued_at', '=', after.sortKey), eb('serial', '<', after.id)]),
-        ]),
-      );
+      q = q.where(afterCursor('issued_at', 'serial', '<', after));
     }
     const rows = await q
       .orderBy('issued_at', 'desc')

@@ -3,6 +3,7 @@ import { WarrenError } from '../../core/errors.js';
 import { newId, nowIso } from '../db/database.js';
 import { DEFAULT_CLUSTER_ID } from '../db/migrations.js';
 import type { ClustersTable, ComponentRole, ComponentsTable, Database } from '../db/schema.js';
+import { afterCursor } from '../http/pagination.js';
 import { type ClusterConfig, parseStoredConfig, parseStoredScopes } from './cluster-config.js';
 import type { ClusterScopes } from './locality.js';
 
@@ -74,12 +75,7 @@ export class ClusterStore {
   async page(limit: number, after?: { sortKey: string; id: string }): Promise<Cluster[]> {
     let query = this.db.selectFrom('clusters').selectAll();
     if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('name', '>', after.sortKey),
-          eb.and([eb('name', '=', after.sortKey), eb('id', '>', after.id)]),
-        ]),
-      );
+      query = query.where(afterCursor('name', 'id', '>', after));
     }
     const rows = await query
       .orderBy('name')

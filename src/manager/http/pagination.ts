@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type SqlBool, sql } from 'kysely';
 import { WarrenError } from '../../core/errors.js';
 
 /** `?limit=&cursor=` on every list; the cursor is opaque to clients. */
@@ -45,4 +46,19 @@ export function toPage<R, T>(
     items: page.map(map),
     next_cursor: more && last ? encodeCursor(...key(last)) : null,
   };
+}
+
+/**
+ * The rows after the cursor's row in (sort column, id column) order: `>` for
+ * an ascending list, `<` for newest first. Column names are the caller's own
+ * constants, never input.
+ */
+export function afterCursor(
+  sortColumn: string,
+  idColumn: string,
+  op: '<' | '>',
+  after: { sortKey: string; id: string },
+) {
+  const [sort, id, cmp] = [sql.ref(sortColumn), sql.ref(idColumn), sql.raw(op)];
+  return sql<SqlBool>`(${sort} ${cmp} ${after.sortKey} or (${sort} = ${after.sortKey} and ${id} ${cmp} ${after.id}))`;
 }

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { newId, nowIso } from '../db/database.js';
 import type { Database, JobState, JobsTable, JobType } from '../db/schema.js';
-import { decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
 import { type JobArgs, redactArgs } from './job-args.js';
 import type { JobResult } from './job-logic.js';
 
@@ -98,12 +98,7 @@ export class JobStore {
     if (filter.state) query = query.where('state', '=', filter.state);
     if (filter.type) query = query.where('type', '=', filter.type);
     if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', after.sortKey),
-          eb.and([eb('created_at', '=', after.sortKey), eb('id', '<', after.id)]),
-        ]),
-      );
+      query = query.where(afterCursor('created_at', 'id', '<', after));
     }
     const rows = await query
       .orderBy('created_at', 'desc')

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ManagerContext } from '../context.js';
 import type { ManagerApp } from '../http/app.js';
-import { decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
+import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
 
 const Entry = Type.Object({
   id: Type.String(),
@@ -38,12 +38,7 @@ export async function auditRoutes(app: ManagerApp, ctx: ManagerContext): Promise
       if (actor) query = query.where('actor', '=', actor);
       if (action) query = query.where('action', '=', action);
       if (after) {
-        query = query.where((eb) =>
-          eb.or([
-            eb('at', '<', after.sortKey),
-            eb.and([eb('at', '=', after.sortKey), eb('id', '<', after.id)]),
-          ]),
-        );
+        query = query.where(afterCursor('at', 'id', '<', after));
       }
       const rows = await query
         .orderBy('at', 'desc')

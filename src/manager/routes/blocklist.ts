@@ -4,7 +4,7 @@ import { WarrenError } from '../../core/errors.js';
 import type { ManagerContext } from '../context.js';
 import { nowIso } from '../db/database.js';
 import type { ManagerApp } from '../http/app.js';
-import { decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
+import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
 
 /** Entries the blocklist may hold (components keep at most 100,000 too). */
 export const MAX_BLOCKED = 100_000;
@@ -112,12 +112,7 @@ export async function blocklistRoutes(app: ManagerApp, ctx: ManagerContext): Pro
       const after = decodeCursor(req.query.cursor);
       let query = ctx.db.selectFrom('blocklist').selectAll();
       if (after) {
-        query = query.where((eb) =>
-          eb.or([
-            eb('created_at', '<', after.sortKey),
-            eb.and([eb('created_at', '=', after.sortKey), eb('host', '<', after.id)]),
-          ]),
-        );
+        query = query.where(afterCursor('created_at', 'host', '<', after));
       }
       const rows = await query
         .orderBy('created_at', 'desc')
