@@ -10,6 +10,8 @@ import {
   pieceLengthFor,
   pieceRange,
   taskIdFor,
+  taskIdForDigest,
+  taskIdOf,
 } from './task.js';
 
 const KiB = 1024;
@@ -116,4 +118,27 @@ test('isTaskId accepts only 64 lowercase hex digits', () => {
   assert.ok(!isTaskId('A'.repeat(64)));
   assert.ok(!isTaskId('a'.repeat(63)));
   assert.ok(!isTaskId(`${'a'.repeat(63)}g`));
+});
+
+describe('content-addressed task IDs', () => {
+  const hex = 'a'.repeat(64);
+  test('the task ID of a digest is its hex', () => {
+    assert.equal(taskIdForDigest(`sha256:${hex}`), hex);
+    assert.ok(isTaskId(taskIdForDigest(`sha256:${hex}`)));
+  });
+  test('URL, tag and application do not enter it', () => {
+    const a = taskIdOf({ url: 'https://r1.example/v2/a/blobs/x', digest: `sha256:${hex}` });
+    const b = taskIdOf({
+      url: 'https://r2.example/v2/b/blobs/y?ns=docker.io',
+      tag: 't',
+      digest: `sha256:${hex}`,
+    });
+    assert.equal(a, b);
+    assert.notEqual(taskIdOf({ url: 'https://r1.example/v2/a/blobs/x' }), a);
+  });
+  test('anything but sha256:<64 lowercase hex> is refused', () => {
+    for (const bad of [hex, `sha512:${hex}`, `sha256:${hex.toUpperCase()}`, `sha256:${hex}0`, 'sha256:']) {
+      assert.throws(() => taskIdForDigest(bad), /BAD_DIGEST_FORMAT|not of the form/);
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { sha256Hex } from './digest.js';
+import { WarrenError } from './errors.js';
 
 export const MIB = 1024 * 1024;
 /** Files up to this size are fetched straight from the origin, not through P2P. */
@@ -95,4 +96,29 @@ export function taskIdFor(input: TaskIdInput): string {
 
 export function isTaskId(value: string): boolean {
   return /^[0-9a-f]{64}$/.test(value);
+}
+
+/**
+ * Task ID of content-addressed content (an OCI blob, anything named by its
+ * digest): the SHA-256 itself, so the same bytes are one task whatever URL,
+ * registry name or tag points at them. `digest` is 'sha256:<64 hex>'.
+ */
+export function taskIdForDigest(digest: string): string {
+  const match = /^sha256:([0-9a-f]{64})$/.exec(digest);
+  if (!match) {
+    throw new WarrenError(
+      'BAD_DIGEST_FORMAT',
+      `digest '${digest}' is not of the form sha256:<64 lowercase hex>`,
+      400,
+    );
+  }
+  return match[1]!;
+}
+
+/**
+ * The task ID a request names: the digest's hex when a digest is given,
+ * otherwise the hash of URL, tag, application and filtered query.
+ */
+export function taskIdOf(input: TaskIdInput & { digest?: string }): string {
+  return input.digest ? taskIdForDigest(input.digest) : taskIdFor(input);
 }

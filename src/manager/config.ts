@@ -1,5 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { databaseConfigSection, resolveDatabaseSettings } from '../core/db/config.js';
 import { parseHostPort } from '../core/net.js';
+import { type RegistriesConfig, RegistriesConfigSchema } from '../core/oci/registry-config.js';
 import { parseDuration } from '../core/units.js';
 
 const Duration = (def: string, description: string) => Type.String({ default: def, description });
@@ -34,20 +36,7 @@ export const ManagerConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
-  database: section({
-    url: Type.String({
-      default: '',
-      description: "'' = SQLite file <data>/manager.db; or postgres://user@host:port/db",
-    }),
-    passwordFile: Type.String({ default: '', description: 'file holding the PostgreSQL password' }),
-    sslMode: Type.Union(
-      ['disable', 'require', 'verify-ca', 'verify-full'].map((m) => Type.Literal(m)),
-      { default: 'disable', description: 'TLS to PostgreSQL (verify-* check the server certificate)' },
-    ),
-    caFile: Type.String({ default: '', description: 'CA certificate for PostgreSQL TLS' }),
-    poolSize: Count(10, 'PostgreSQL connections'),
-    timeout: Duration('5s', 'a query or connection attempt slower than this fails'),
-  }),
+  database: databaseConfigSection('manager.db'),
   tls: section({
     certFile: Type.String({ default: '', description: "REST certificate; '' = issued by the built-in CA" }),
     keyFile: Type.String({ default: '', description: 'key of tls.certFile' }),
@@ -79,6 +68,8 @@ export const ManagerConfigSchema = Type.Object({
   cache: section({
     refresh: Duration('5s', 'how often the in-memory copy of clusters, CRL and blocklist is reloaded'),
   }),
+  /** Image preheat resolves images on these registries only (no other host is ever asked). */
+  registries: RegistriesConfigSchema,
 });
 
 export type ManagerConfig = Static<typeof ManagerConfigSchema>;
@@ -106,6 +97,7 @@ export interface ManagerSettings {
   jobTimeoutMs: number;
   jobQueueLimit: number;
   cacheRefreshMs: number;
+  registries: RegistriesConfig;
 }
 
 export function resolveManagerSettings(config: ManagerConfig): ManagerSettings {
@@ -117,7 +109,7 @@ export function resolveManagerSettings(config: ManagerConfig): ManagerSettings {
     opsListen: parseHostPort(config.opsListen, 'opsListen'),
     advertiseHosts: config.advertiseHosts,
     rootPasswordFile: config.rootPasswordFile,
-    database: { ...config.database, timeoutMs: d(config.database.timeout, 'database.timeout') },
+    database: resolveDatabaseSettings(config.database),
     tls: config.tls,
     sessionTtlMs: d(config.auth.sessionTtl, 'auth.sessionTtl'),
     tokenMaxLifetimeMs: d(config.auth.tokenMaxLifetime, 'auth.tokenMaxLifetime'),
@@ -132,5 +124,6 @@ export function resolveManagerSettings(config: ManagerConfig): ManagerSettings {
     jobTimeoutMs: d(config.jobs.timeout, 'jobs.timeout'),
     jobQueueLimit: config.jobs.queueLimit,
     cacheRefreshMs: d(config.cache.refresh, 'cache.refresh'),
+    registries: config.registries,
   };
 }

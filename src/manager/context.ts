@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../core/log.js';
+import type { RegistryAccess } from '../core/oci/registry-access.js';
 import type { TlsMaterial } from '../core/tls.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { AuthService } from './auth/auth-service.js';
@@ -29,4 +30,6 @@ export interface ManagerContext {
   clusters: ClusterState;
   /** The job queue, its runner and the per-cluster creation limit (jobs/jobs.ts). */
   jobs: Jobs;
+  /** The configured OCI registries, for image preheat (jobs/image-preheat.ts). */
+  registries: RegistryAccess;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { type Logger, silentLogger } from '../core/log.js';
 import { formatHostPort } from '../core/net.js';
+import { registryAccess } from '../core/oci/registry-access.js';
 import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
 import type { TlsMaterial } from '../core/tls.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -104,8 +105,10 @@ export class Manager {
         tls,
         schedulers: (clusterId) => activeSchedulers(ctx.clusters, clusterId),
       }),
+      registries: registryAccess(s.registries, { connectTimeout: 10_000, bodyTimeout: 15_000 }),
     };
     this.context = ctx;
+    this.stops.push(() => ctx.registries.close());
     await this.bootstrapRoot(ctx);
     await ctx.clusters.start();
     this.stops.push(() => ctx.clusters.stop());

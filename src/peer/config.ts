@@ -1,7 +1,56 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { RegistriesConfigSchema } from '../core/oci/registry-config.js';
+import { MirrorConfigSchema } from './mirror/mirror-config.js';
 
 const Size = (d: string, description: string) => Type.String({ default: d, description });
 const Duration = (d: string, description: string) => Type.String({ default: d, description });
+
+/** `proxy:`: the peer as an HTTP proxy (src/peer/proxy/); off unless `listen` is set. */
+const ProxyConfigSchema = Type.Object(
+  {
+    listen: Type.String({ default: '', description: "host:port of the HTTP proxy; '' = no proxy" }),
+    allow: Type.Array(Type.String(), {
+      default: ['127.0.0.0/8', '::1/128'],
+      maxItems: 256,
+      description: 'client networks (CIDR) that may use the proxy; others get 403',
+    }),
+    rules: Type.Array(
+      Type.Object(
+        {
+          regex: Type.String({ minLength: 1, maxLength: 1024 }),
+          useP2P: Type.Boolean({ default: true }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        default: [],
+        maxItems: 256,
+        description:
+          'first match wins: GETs of matching URLs go through P2P (useP2P false: straight through)',
+      },
+    ),
+    intercept: Type.Object(
+      {
+        hosts: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+          default: [],
+          maxItems: 256,
+          description: 'HTTPS hosts whose CONNECT tunnels are opened (TLS terminated) to apply the rules',
+        }),
+        caCertFile: Type.String({ default: '', description: 'CA certificate the clients trust (PEM)' }),
+        caKeyFile: Type.String({ default: '', description: 'its private key (PEM, mode 0600)' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    connectPorts: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+      default: [443],
+      maxItems: 256,
+      description: 'ports CONNECT may reach; [] = any',
+    }),
+    maxConnections: Type.Integer({ default: 256, minimum: 1, maximum: 65536 }),
+    idleTimeout: Duration('2m', 'a client or tunnel silent this long is closed'),
+  },
+  { default: {}, additionalProperties: false },
+);
 
 /** `warren peer` configuration; see docs/configuration.md and config.example.yaml. */
 export const PeerConfigSchema = Type.Object(
@@ -75,6 +124,9 @@ export const PeerConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    proxy: ProxyConfigSchema,
+    registries: RegistriesConfigSchema,
+    mirror: MirrorConfigSchema,
     gc: Type.Object(
       {
         interval: Duration('15m', 'how often GC runs'),

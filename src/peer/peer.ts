@@ -10,8 +10,9 @@ import { formatDigest } from '../core/digest.js';
 import { errorMessage, WarrenError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseHostPort } from '../core/net.js';
+import { type RegistryAccess, registryAccess } from '../core/oci/registry-access.js';
 import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
-import { taskIdFor } from '../core/task.js';
+import { taskIdForDigest, taskIdOf } from '../core/task.js';
 import { certificateName, loadTlsDir, type TlsMaterial } from '../core/tls.js';
 import type { TrustState } from '../core/trust.js';
 import { parseDuration, parseSize } from '../core/units.js';
@@ -28,6 +29,9 @@ import { SchedulerPool } from './download/scheduler-link.js';
 import { type DownloadInit, type DownloadRequest, TaskDownload } from './download/task-download.js';
 import { DiskGc } from './gc/gc.js';
 import { type ManagerLink, startManagerLink } from './manager-link.js';
+import { MirrorServer } from './mirror/mirror-server.js';
+import { startProxy } from './proxy/create-proxy.js';
+import type { ProxyServer } from './proxy/proxy-server.js';
 import { HttpSource } from './source/http-source.js';
 import { TaskStore } from './storage/task-store.js';
 import { UploadServer } from './upload/upload-server.js';
@@ -62,6 +66,9 @@ export class Peer {
   private upload!: UploadServer;
   private api!: LocalApi;
   private ops!: OpsServer;
+  private proxy: ProxyServer | undefined;
+  private mirror: MirrorServer | undefined;
+  private registries!: RegistryAccess;
   private gc!: DiskGc;
   private metrics!: ReturnType<typeof downloadMetrics>;
   private commands!: HostCommands;
@@ -85,6 +92,16 @@ export class Peer {
 
   get uploadPort(): number {
     return this.upload.port;
+  }
+  /** host:port of the HTTP proxy, when `proxy.listen` is set. */
+  get proxyAddress(): string | undefined {
+    return this.proxy?.address;
+  }
+  /** host:port of the registry mirror, when `mirror.listen` is set. */
+  get mirrorAddress(): string | undefined {
+    return this.mirror
+      ? `${parseHostPort(this.config.mirror.listen, 'mirror.listen').host}:${this.mirror.port}`
+      : undefined;
   }
   get opsPort(): number {
     return this.ops.port;
@@ -110,7 +127,13 @@ export class Peer {
       throw new WarrenError('TLS_NO_NAME', 'the peer certificate has no CN to use as host id', 400);
     await this.store.load();
     this.metrics = downloadMetrics(this.registry);
+    const ca = c.source.caFile ? readFileSync(c.source.caFile, 'utf8') : undefined;
+    const connectTimeout = parseDuration(c.source.connectTimeout, 'source.connectTimeout');
+    const bodyTimeout = parseDuration(c.source.bodyTimeout, 'source.bodyTimeout');
+    // OCI registries (mirror upstreams, blob origins) with this peer's own accounts.
+    this.registries = registryAccess(c.registries, { ca, connectTimeout, bodyTimeout });
     this.source = new HttpSource({
+      authFor: (url) => this.registries.authFor(url),
       rateLimit: parseSize(c.source.rateLimit, 'source.rateLimit'),
       connectTimeout: parseDuration(c.source.connectTimeout, 'source.connectTimeout'),
       bodyTimeout: parseDuration(c.source.bodyTimeout, 'source.bodyTimeout'),
@@ -201,8 +224,38 @@ export class Peer {
         log: this.log.child({ component: 'manager' }),
       });
     }
+    if (c.proxy.listen) {
+      this.proxy = await startProxy(c, {
+        log: this.log.child({ component: 'proxy' }),
+        registry: this.registry,
+        startDownload: (b) => this.startDownload(b),
+        storedTask: (id) => this.store.get(id),
+      });
+    }
+    if (c.mirror.listen) {
+      const at = parseHostPort(c.mirror.listen, 'mirror.listen');
+      this.mirror = new MirrorServer(
+        {
+          log: this.log.child({ component: 'mirror' }),
+          registry: this.registry,
+          upstreams: this.registries.upstreams,
+          client: this.registries.client,
+          startDownload: (b) => this.startDownload(b),
+          storedTask: (id) => this.store.get(id),
+        },
+        {
+          host: at.host,
+          port: at.port,
+          defaultRegistry: c.mirror.defaultRegistry,
+          maxConcurrent: c.mirror.maxConcurrent,
+          requestTimeout: parseDuration(c.mirror.requestTimeout, 'mirror.requestTimeout'),
+          manifestCache: c.mirror.manifestCache,
+        },
+      );
+      await this.mirror.start();
+    }
     this.log.info(
-      { hostId, upload: this.upload.port, socket: this.socketPath, seed: c.seed },
+      { hostId, upload: this.upload.port, socket: this.socketPath, proxy: this.proxy?.address, seed: c.seed },
       'peer started',
     );
   }
@@ -214,11 +267,14 @@ export class Peer {
     this.certificates?.stop();
     this.gc.stop();
     for (const d of this.downloads.values()) d.cancel('peer stopping');
+    await this.proxy?.stop();
+    await this.mirror?.stop();
     await this.api.stop();
     await this.upload.stop();
     await this.ops.close();
     await this.pools.close();
     await this.source.close();
+    await this.registries.close();
     await this.store.close();
   }
 
@@ -230,17 +286,14 @@ export class Peer {
   /** Starts (or joins) the download of a URL; returns at once with the task ID. */
   async startDownload(body: DownloadBody): Promise<{ taskId: string }> {
     const request: DownloadRequest = {
-      taskId: taskIdFor({
-        url: body.url,
-        tag: body.tag,
-        application: body.application,
-        filterQuery: body.filterQuery,
-      }),
+      // With a digest the task is content-addressed: the URL is only where to fetch it.
+      taskId: taskIdOf(body),
       url: body.url,
       headers: body.headers ?? {},
       tag: body.tag ?? '',
       application: body.application ?? '',
       filterQuery: body.filterQuery ?? [],
+      ...(body.digest ? { digest: taskIdForDigest(body.digest) } : {}),
     };
     // The task exists before the caller hears its ID, so a content read can follow at once.
     await this.store.getOrCreate({
@@ -248,6 +301,7 @@ export class Peer {
       url: request.url,
       tag: request.tag,
       application: request.application,
+      ...(request.digest ? { digest: request.digest } : {}),
     });
     this.download(request);
     return { taskId: request.taskId };
@@ -353,17 +407,21 @@ export class Peer {
 
   private onSeedTrigger(trigger: SeedTrigger): void {
     if (!this.config.seed) return;
-    const expected = taskIdFor({
-      url: trigger.url,
-      tag: trigger.tag,
-      application: trigger.application,
-      filterQuery: trigger.filterQuery,
-    });
+    let expected: string | undefined;
+    try {
+      expected = taskIdOf({ ...trigger, digest: trigger.digest || undefined });
+    } catch {
+      expected = undefined;
+    }
     if (expected !== trigger.taskId) {
-      this.log.warn({ taskId: trigger.taskId }, 'seed trigger whose task id does not match its URL; ignored');
+      this.log.warn(
+        { taskId: trigger.taskId },
+        'seed trigger whose task id does not match its URL or digest; ignored',
+      );
       return;
     }
     try {
+      // A blob's origin credentials are this seed's own (registry config): none travel with the trigger.
       this.download({
         taskId: trigger.taskId,
         url: trigger.url,
@@ -371,6 +429,7 @@ export class Peer {
         tag: trigger.tag,
         application: trigger.application,
         filterQuery: trigger.filterQuery,
+        ...(trigger.digest ? { digest: trigger.taskId } : {}),
       });
     } catch (err) {
       this.log.warn({ taskId: trigger.taskId, err: errorMessage(err) }, 'seed trigger refused');

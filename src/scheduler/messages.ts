@@ -98,6 +98,7 @@ export function seedTriggerEvent(task: Task): HostEvent {
         tag: origin.tag,
         application: origin.application,
         filterQuery: origin.filterQuery,
+        digest: origin.digest ?? '',
       },
     },
   });

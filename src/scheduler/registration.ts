@@ -1,5 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import { isTaskId, taskIdFor } from '../core/task.js';
+import { isTaskId, taskIdFor, taskIdForDigest } from '../core/task.js';
 import type { PeerIdentity } from '../core/tls.js';
 import type { AnnouncePeerRequest, RegisterRequest } from '../protocol/gen/scheduler_pb.js';
 import type { Coordinator } from './coordinator.js';
@@ -73,6 +73,23 @@ function checkIds(register: RegisterRequest): void {
   if (!isTaskId(register.taskId)) {
     throw new ConnectError('task_id must be 64 lowercase hex digits', Code.InvalidArgument);
   }
+  if (register.digest) {
+    // Content-addressed (an OCI blob): the id is the digest, and whoever fetches checks the bytes against it.
+    let expected: string;
+    try {
+      expected = taskIdForDigest(register.digest);
+    } catch {
+      throw new ConnectError('digest must be sha256:<64 lowercase hex>', Code.InvalidArgument);
+    }
+    if (expected !== register.taskId)
+      throw new ConnectError('task_id does not match the digest', Code.InvalidArgument);
+    try {
+      new URL(register.url);
+    } catch {
+      throw new ConnectError(`url '${register.url}' is not a valid URL`, Code.InvalidArgument);
+    }
+    return;
+  }
   const input = {
     url: register.url,
     tag: register.tag,
@@ -101,6 +118,7 @@ function originOf(register: RegisterRequest) {
     tag: register.tag,
     application: register.application,
     filterQuery: [...register.filterQuery],
+    ...(register.digest ? { digest: register.digest } : {}),
   };
 }
 

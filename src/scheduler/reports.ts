@@ -133,6 +133,15 @@ function onDownloadFinished(c: Coordinator, peer: Peer, done: DownloadFinished):
   const task = peer.task;
   if (peer.isSource && done.contentSha256.length > 0) {
     checkDigest(done.contentSha256);
+    if (task.origin.digest && Buffer.from(done.contentSha256).toString('hex') !== task.id) {
+      // Peers check the bytes themselves; the scheduler just does not relay a wrong content digest.
+      c.log.warn(
+        { taskId: task.id, peerId: peer.id },
+        'content digest differs from the task digest: ignored',
+      );
+      c.finished(peer);
+      return;
+    }
     const result = task.recordContentDigest(done.contentSha256);
     if (result === 'new') c.peerLinks.relay(task, peer, [], done.contentSha256);
     if (result === 'conflict') {

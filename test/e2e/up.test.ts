@@ -4,6 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
+import { parsePublicKeyLine } from '../../src/core/release/keys.js';
+import { verifyIndex } from '../../src/core/release/store-index.js';
 import { makeRandomFile, sha256File } from '../helpers/files.js';
 import { type Origin, startOrigin } from '../helpers/origin.js';
 import { kill, killAll, runWarren, spawnWarren, stdoutLinesOf, waitForLine } from '../helpers/processes.js';
@@ -34,7 +36,11 @@ describe('warren up', () => {
     const data = join(dir, 'data');
 
     const up = spawnWarren(['up', '--data', data, '--log-level', 'warn'], { cwd: dir });
-    const password = await waitForLine(up, (l) => /one-time password (\S+)/.exec(l)?.[1], 60_000);
+    const password = await waitForLine(
+      up,
+      (l) => /user 'root', one-time password (\S+)/.exec(l)?.[1],
+      60_000,
+    );
     await waitForLine(up, (l) => (l.includes('warren task ls') ? true : undefined), 30_000);
 
     const out = join(dir, 'file.out');
@@ -92,11 +98,44 @@ describe('warren up', () => {
       await dispatcher.close();
     }
 
+    // The store: the demo maintainer's sample app is listed as official, and the
+    // signed index verifies with the store key and lists it.
+    const storeAgent = new Agent({ connect: { ca } });
+    try {
+      const apps = await request('https://127.0.0.1:8444/api/v1/apps', { dispatcher: storeAgent });
+      assert.equal(apps.statusCode, 200);
+      const listed = (await apps.body.json()) as {
+        items: Array<{ id: string; official: boolean; latest_version: string }>;
+      };
+      assert.deepEqual(
+        listed.items.map((a) => [a.id, a.official, a.latest_version]),
+        [['hello', true, '1.0.0']],
+      );
+      const index = await request('https://127.0.0.1:8444/api/v1/index', { dispatcher: storeAgent });
+      const storeKey = parsePublicKeyLine(
+        readFileSync(join(data, 'store', 'store-key.pub'), 'utf8'),
+        'store key',
+      );
+      const verified = verifyIndex(await index.body.text(), { storeKey: storeKey.raw });
+      assert.deepEqual(
+        verified.index.apps.map((a) => [a.id, a.versions.map((v) => v.version)]),
+        [['hello', ['1.0.0']]],
+      );
+    } finally {
+      await storeAgent.close();
+    }
+    assert.ok(stdoutLinesOf(up).some((l) => /store admin 'admin', one-time password/.test(l)));
+
     // A second start on the same data: same CA, certificates kept, no new password.
     await kill(up);
     const second = spawnWarren(['up', '--data', data, '--log-level', 'warn'], { cwd: dir });
     await waitForLine(second, (l) => (l.includes('warren task ls') ? true : undefined), 60_000);
     assert.ok(!stdoutLinesOf(second).some((l) => l.includes('one-time password')));
+    // The sample app is published once, not again on every start.
+    const again = await request('https://127.0.0.1:8444/api/v1/apps/hello', {
+      dispatcher: new Agent({ connect: { ca } }),
+    });
+    assert.equal(((await again.body.json()) as { versions: unknown[] }).versions.length, 1);
     assert.equal(readFileSync(join(data, 'manager', 'ca', 'ca.crt'), 'utf8'), ca);
     const out2 = join(dir, 'file2.out');
     const get2 = await runWarren(['get', origin.url('file.bin'), '-O', out2, '--socket', socket]);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { sha256Hex } from '../../src/manager/auth/secrets.js';
+import { sha256Hex } from '../../src/core/auth/secrets.js';
 import { createToken, rootSession, userSession } from '../helpers/auth.js';
 import { databaseFactory, databaseKinds, startTestManager, type TestManager } from '../helpers/manager.js';
 import { runWarren } from '../helpers/processes.js';

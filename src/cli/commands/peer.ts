@@ -67,6 +67,8 @@ export function registerPeerCommand(program: Command): void {
           socket: peer.socketPath,
           ops: `127.0.0.1:${peer.opsPort}`,
           hostId: peer.host.id,
+          ...(peer.proxyAddress ? { proxy: peer.proxyAddress } : {}),
+          ...(peer.mirrorAddress ? { mirror: peer.mirrorAddress } : {}),
         })}\n`,
       );
       await untilSignal();

@@ -14,19 +14,25 @@ interface PreheatFlags extends ManagerFlags {
   application?: string;
   filterQuery: string[];
   cluster?: string;
+  image?: string;
+  platform?: string;
   wait?: boolean;
   json?: boolean;
 }
 
 /**
- * `warren preheat URL...`: have seed peers (or peers) fetch files before
- * anyone asks for them. Prints the job id (alone on stdout, for `$(…)`), or
+ * `warren preheat URL...` / `warren preheat --image REF`: have seed peers
+ * (or peers) fetch files, or an image's blobs, before anyone asks for them. Prints the job id (alone on stdout, for `$(…)`), or
  * with `--wait` the per-host results.
  */
 export function registerPreheatCommand(program: Command): void {
   managerOptions(
-    program.command('preheat <urls...>').description('fetch files into the P2P network ahead of use (a job)'),
+    program
+      .command('preheat [urls...]')
+      .description('fetch files, or an image (--image), into the P2P network ahead of use (a job)'),
   )
+    .option('--image <ref>', "an image on a registry in the manager's config: its blobs instead of URLs")
+    .option('--platform <os/arch>', '--image: the platform to warm (default linux/amd64)')
     .option('--scope <scope>', `${SCOPES.join(' | ')}`, 'single_seed_peer')
     .option('--count <n>', 'all_peers: only this many hosts')
     .option('--percentage <p>', 'all_peers: only this share of the hosts (1-100)')
@@ -41,8 +47,15 @@ export function registerPreheatCommand(program: Command): void {
       if (!SCOPES.includes(flags.scope)) {
         throw new WarrenError('BAD_SCOPE', `--scope must be one of ${SCOPES.join(', ')}`, 400);
       }
+      if (urls.length > 0 === (flags.image !== undefined)) {
+        throw new WarrenError('BAD_ARGUMENTS', 'give URLs or --image REF, one of them', 400);
+      }
+      if (flags.platform !== undefined && flags.image === undefined) {
+        throw new WarrenError('BAD_ARGUMENTS', '--platform goes with --image', 400);
+      }
       const args = {
-        urls,
+        ...(flags.image !== undefined ? { image: flags.image } : { urls }),
+        ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         scope: flags.scope,
         ...(flags.header.length > 0 ? { headers: parseHeaderLines(flags.header) } : {}),
         ...(flags.tag ? { tag: flags.tag } : {}),

@@ -23,6 +23,10 @@ export const UP_PORTS = {
   seedOps: 9101,
   peer: 4100,
   peerOps: 9100,
+  /** The local peer's OCI registry mirror (Docker registry-mirrors, containerd hosts.toml). */
+  mirror: 5000,
+  /** The app store (HTTPS, certificate from the manager's CA). */
+  store: 8444,
 };
 
 type ComponentRole = 'scheduler' | 'seed' | 'peer';
@@ -32,8 +36,9 @@ type ComponentRole = 'scheduler' | 'seed' | 'peer';
  * the manager (SQLite, built-in CA), a scheduler, a seed peer and a local
  * peer. The manager enrols the other three (certificates from its CA, renewed
  * through it at two thirds of their life); they find each other through it.
- * On first start it prints root's one-time password. Later roles (store,
- * cloud) join it here.
+ * On first start it prints root's one-time password. The app store runs
+ * beside them with a demo maintainer and a sample app (up-store.ts); the
+ * cloud joins it here later.
  */
 export function registerUpCommand(program: Command): void {
   program
@@ -132,6 +137,9 @@ export function registerUpCommand(program: Command): void {
             'manager.address': managerAddresses.rpc,
             tlsDir: await enrol(role),
             seed: role === 'seed',
+            // Docker Hub, anonymously (docs/images.md); the seed fetches blobs from it too.
+            registries: [{ host: 'docker.io' }],
+            ...(role === 'peer' ? { 'mirror.listen': at(UP_PORTS.mirror) } : {}),
           },
         });
         const peer = new Peer(config, log.child({ role }), {
@@ -143,6 +151,16 @@ export function registerUpCommand(program: Command): void {
       }
       const socket = peers[1]!.socketPath;
       const caFile = join(data, 'manager', 'ca', 'ca.crt');
+      const { startUpStore } = await import('./up-store.js');
+      const store = await startUpStore({
+        data,
+        host: flags.host,
+        port: UP_PORTS.store,
+        manager,
+        logLevel: flags.logLevel,
+        log: log.child({ role: 'store' }),
+      });
+      const adminPassword = store.initialAdminPassword;
       process.stdout.write(
         [
           'Warren is up.',
@@ -151,6 +169,8 @@ export function registerUpCommand(program: Command): void {
           `  seed peer   ${at(UP_PORTS.seed)} (mTLS)   metrics http://${at(UP_PORTS.seedOps)}/metrics`,
           `  peer        ${at(UP_PORTS.peer)} (mTLS)   metrics http://${at(UP_PORTS.peerOps)}/metrics`,
           `  local API   ${socket} (mode 0600)`,
+          `  mirror      http://${at(UP_PORTS.mirror)} (OCI registry mirror of Docker Hub, docs/images.md)`,
+          `  store       ${store.address} (REST)   index key ${store.ctx.key.keyId} (${join(data, 'store', 'store-key.pub')})`,
           `  CA          ${caFile}`,
           '',
           ...(rootPassword
@@ -161,6 +181,13 @@ export function registerUpCommand(program: Command): void {
                 '',
               ]
             : []),
+          ...(adminPassword
+            ? [`First start: store admin 'admin', one-time password ${adminPassword} (shown only now)`, '']
+            : []),
+          'The store, with the sample app the demo maintainer published:',
+          `  curl --cacert ${caFile} ${store.address}/api/v1/apps`,
+          `  ./bin/warren app fetch hello --store ${store.address} --ca ${caFile} --store-key ${join(data, 'store', 'store-key.pub')} --state index-state.json`,
+          '',
           'Download a file through the P2P network:',
           `  ./bin/warren get https://example.org/file.iso -O file.iso --socket ${socket}`,
           `  ./bin/warren task ls --socket ${socket}`,
@@ -168,6 +195,7 @@ export function registerUpCommand(program: Command): void {
         ].join('\n'),
       );
       await untilSignal();
+      await store.stop();
       for (const peer of peers.reverse()) await peer.stop();
       await scheduler.stop();
       await manager.stop();

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
+import { newId, nowIso } from '../../core/db/database.js';
 import type { Logger } from '../../core/log.js';
-import { newId, nowIso } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 
 /** One mutating action: who did what to which target, from where. */

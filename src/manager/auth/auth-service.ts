@@ -1,8 +1,12 @@
 import type { Kysely } from 'kysely';
+import { LoginLimiter } from '../../core/auth/login-limiter.js';
+import { LruMap } from '../../core/auth/lru.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from '../../core/auth/passwords.js';
+import { sha256Hex } from '../../core/auth/secrets.js';
+import { type Dialect, isDatabaseDown } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { ManagerSettings } from '../config.js';
-import { type Dialect, isDatabaseDown } from '../db/database.js';
 import type { Database, UserRole } from '../db/schema.js';
 import type { Principal } from '../http/access.js';
 import type { Authenticator } from '../http/app.js';
@@ -13,10 +17,7 @@ import {
   tokenValidUntil,
   type Verified,
 } from './credentials.js';
-import { LoginLimiter } from './login-limiter.js';
-import { LruMap } from './lru.js';
-import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
-import { newSecret, parseEnrollToken, SESSION_PREFIX, sha256Hex, TOKEN_PREFIX } from './secrets.js';
+import { newSecret, parseEnrollToken, SESSION_PREFIX, TOKEN_PREFIX } from './secrets.js';
 import { ENROLL_SCOPE, parseScopes } from './token-policy.js';
 import { TokenStore } from './tokens.js';
 import { UserStore } from './users.js';

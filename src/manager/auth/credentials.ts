@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
+import { sessionId } from '../../core/auth/secrets.js';
 import type { Database } from '../db/schema.js';
 import { type Principal, TOKEN_SCOPES } from '../http/access.js';
-import { sessionId } from './secrets.js';
 import { ENROLL_SCOPE, parseScopes } from './token-policy.js';
 
 /*

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
+import { sha256Hex } from '../../core/auth/secrets.js';
+import { newId } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
-import { newId } from '../db/database.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../../core/http/pagination.js';
 import type { Database } from '../db/schema.js';
 import type { Principal } from '../http/access.js';
-import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
-import { newEnrollSecret, newSecret, sha256Hex, TOKEN_PREFIX } from './secrets.js';
+import { newEnrollSecret, newSecret, TOKEN_PREFIX } from './secrets.js';
 import {
   checkScopes,
   ENROLL_DEFAULT_LIFETIME_MS,

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Kysely, Transaction } from 'kysely';
+import { checkPasswordPolicy, hashPassword } from '../../core/auth/passwords.js';
+import { newOneTimePassword } from '../../core/auth/secrets.js';
+import { type Dialect, newId } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
-import { type Dialect, newId } from '../db/database.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../../core/http/pagination.js';
 import type { Database, UserRole } from '../db/schema.js';
-import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
-import { checkPasswordPolicy, hashPassword } from './passwords.js';
-import { newOneTimePassword } from './secrets.js';
 
 /** User names: lower case, start with a letter, at most 63 characters. */
 export const USER_NAME_PATTERN = '^[a-z][a-z0-9._-]{0,62}$';

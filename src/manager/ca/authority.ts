@@ -2,7 +2,9 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely, Selectable } from 'kysely';
+import { isDatabaseDown, nowIso } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../../core/http/pagination.js';
 import type { Logger } from '../../core/log.js';
 import {
   initCa,
@@ -16,9 +18,7 @@ import {
   writeTlsDir,
 } from '../../core/tls.js';
 import { normalizeSerial } from '../../core/trust.js';
-import { isDatabaseDown, nowIso } from '../db/database.js';
 import type { CertificatesTable, Database } from '../db/schema.js';
-import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
 import { checkHosts, csrPublicKey } from './csr.js';
 
 export type CertificateRow = Selectable<CertificatesTable>;

@@ -1,9 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
+import { newId, nowIso } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
-import { newId, nowIso } from '../db/database.js';
+import { afterCursor } from '../../core/http/pagination.js';
 import { DEFAULT_CLUSTER_ID } from '../db/migrations.js';
 import type { ClustersTable, ComponentRole, ComponentsTable, Database } from '../db/schema.js';
-import { afterCursor } from '../http/pagination.js';
 import { type ClusterConfig, parseStoredConfig, parseStoredScopes } from './cluster-config.js';
 import type { ClusterScopes } from './locality.js';
 

@@ -1,7 +1,7 @@
+import { isDatabaseDown } from '../../core/db/database.js';
 import { errorMessage, WarrenError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { normalizeSerial } from '../../core/trust.js';
-import { isDatabaseDown } from '../db/database.js';
 import type { ComponentRole } from '../db/schema.js';
 import { type Cluster, type ClusterStore, type Component, MAX_COMPONENTS } from './cluster-store.js';
 import { type HostLocality, matchCluster } from './locality.js';

@@ -1,5 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
-import { WarrenError } from '../../core/errors.js';
+import type { Kysely, Migration } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The cluster made at first start; components without a matching cluster join it. */
@@ -9,7 +8,7 @@ export const DEFAULT_CLUSTER_ID = 'cls_default';
  * Migrations live in code (not files read at run time) so that the single
  * bundled executable carries them. Append new ones; never edit a released one.
  */
-const migrations: Record<string, Migration> = {
+export const managerMigrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<unknown>) {
       const text = 'text' as const;
@@ -146,15 +145,3 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
-
-const provider: MigrationProvider = { getMigrations: async () => migrations };
-
-/** Brings the schema up to date; several manager replicas may race here, Kysely locks. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    throw new WarrenError('DATABASE_MIGRATION', `database migration failed: ${String(error)}`, 500);
-  }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-}

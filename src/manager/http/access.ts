@@ -1,3 +1,6 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { requestPrincipal } from '../../core/http/app.js';
 import type { UserRole } from '../db/schema.js';
 
 /** What a personal access token may be allowed to do. */
@@ -50,4 +53,25 @@ export function denial(access: Access, principal: Principal): string | undefined
   if (access.write && principal.role === 'guest') return "the 'guest' role is read-only";
   if (!principal.scopes.has(access.scope)) return `this token lacks the '${access.scope}' scope`;
   return undefined;
+}
+
+/** {@link Access} as a schema: every route's rule is checked against it at registration (core/http/app.ts). */
+export const AccessSchema = Type.Union([
+  Type.Object({ public: Type.Literal(true) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      public: Type.Optional(Type.Literal(false)),
+      scope: Type.Union(TOKEN_SCOPES.map((s) => Type.Literal(s))),
+      write: Type.Optional(Type.Boolean()),
+      root: Type.Optional(Type.Boolean()),
+      session: Type.Optional(Type.Boolean()),
+      allowedBeforePasswordChange: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+/** The caller of a non-public route, as the gate checked it. */
+export function principalOf(req: FastifyRequest): Principal {
+  return requestPrincipal<Principal>(req);
 }

@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { WarrenError } from '../../core/errors.js';
-import { isTaskId, taskIdFor } from '../../core/task.js';
+import { isTaskId, taskIdFor, taskIdForDigest } from '../../core/task.js';
 import type { JobType } from '../db/schema.js';
 
 /** Most URLs in one preheat. */
@@ -29,7 +29,17 @@ const FilterQuery = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
 
 export const PreheatArgsSchema = Type.Object(
   {
-    urls: Type.Array(Url, { minItems: 1, maxItems: MAX_PREHEAT_URLS }),
+    urls: Type.Optional(Type.Array(Url, { minItems: 1, maxItems: MAX_PREHEAT_URLS })),
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        description: 'an image reference on a registry in the manager config (instead of urls)',
+      }),
+    ),
+    platform: Type.Optional(
+      Type.String({ maxLength: 100, description: "image only: os/arch[/variant], default 'linux/amd64'" }),
+    ),
     headers: Type.Optional(Headers),
     tag: Type.Optional(Tag),
     application: Type.Optional(Tag),
@@ -47,7 +57,14 @@ export const PreheatArgsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type PreheatArgs = Static<typeof PreheatArgsSchema>;
+/**
+ * An image preheat as stored: the manager resolves the image when the job
+ * is created and keeps its blobs (each a content-addressed task), so every
+ * host warms the same manifest even if the tag moves meanwhile.
+ */
+export type PreheatArgs = Static<typeof PreheatArgsSchema> & {
+  resolved?: { manifest_digest: string; blobs: Array<{ digest: string; url: string }> };
+};
 
 /** find_task and delete_task: a task id, or the URL (with tag, application, filter_query) it hashes from. */
 export const TaskArgsSchema = Type.Object(
@@ -72,13 +89,28 @@ export interface JobTask {
   tag: string;
   application: string;
   filterQuery: string[];
+  /** A content-addressed task (an image blob): `sha256:<hex>`, and taskId is its hex. */
+  digest?: string;
 }
 
 /** Validates a job's `args` for its type; the error names the first bad field. */
 export function parseJobArgs(type: JobType, args: unknown): JobArgs {
   if (type === 'preheat') {
     const parsed = check(PreheatArgsSchema, args);
-    for (const [i, url] of parsed.urls.entries()) checkUrl(url, `args.urls.${i}`);
+    if ((parsed.urls === undefined) === (parsed.image === undefined)) {
+      throw bad('give args.urls or args.image, one of them');
+    }
+    if (
+      parsed.image !== undefined &&
+      (parsed.headers || parsed.tag || parsed.application || parsed.filter_query)
+    ) {
+      throw bad(
+        'args.headers, args.tag, args.application and args.filter_query go with args.urls, not args.image',
+      );
+    }
+    if (parsed.platform !== undefined && parsed.image === undefined)
+      throw bad('args.platform goes with args.image');
+    for (const [i, url] of (parsed.urls ?? []).entries()) checkUrl(url, `args.urls.${i}`);
     for (const value of Object.values(parsed.headers ?? {})) {
       if (/[\r\n\0]/.test(value)) throw bad('args.headers: values may not hold CR, LF or NUL');
     }
@@ -110,7 +142,19 @@ export function jobTasks(type: JobType, args: JobArgs): JobTask[] {
   };
   if (type === 'preheat') {
     const preheat = args as PreheatArgs;
-    return preheat.urls.map((url) => ({
+    if (preheat.resolved) {
+      // Blobs: the peers fetch them with their own registry accounts, never with headers from here.
+      return preheat.resolved.blobs.map((blob) => ({
+        taskId: taskIdForDigest(blob.digest),
+        url: blob.url,
+        headers: {},
+        tag: '',
+        application: '',
+        filterQuery: [],
+        digest: blob.digest,
+      }));
+    }
+    return (preheat.urls ?? []).map((url) => ({
       taskId: taskIdFor({ url, ...identity }),
       url,
       headers: preheat.headers ?? {},

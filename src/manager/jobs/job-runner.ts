@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { nowIso } from '../../core/db/database.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { TlsMaterial } from '../../core/tls.js';
@@ -13,7 +14,6 @@ import {
   type RunJobRequest,
   RunJobRequestSchema,
 } from '../../protocol/gen/scheduler_pb.js';
-import { nowIso } from '../db/database.js';
 import type { JobType } from '../db/schema.js';
 import { type JobArgs, type JobTask, jobTasks, type PreheatArgs, type PreheatScope } from './job-args.js';
 import { type HostState, JobProgress, type JobResult, pickHosts } from './job-logic.js';

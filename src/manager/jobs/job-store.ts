@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
-import { newId, nowIso } from '../db/database.js';
+import { newId, nowIso } from '../../core/db/database.js';
+import { afterCursor, decodeCursor, type PageQuery, toPage } from '../../core/http/pagination.js';
 import type { Database, JobState, JobsTable, JobType } from '../db/schema.js';
-import { afterCursor, decodeCursor, type PageQuery, toPage } from '../http/pagination.js';
 import { type JobArgs, redactArgs } from './job-args.js';
 import type { JobResult } from './job-logic.js';
 

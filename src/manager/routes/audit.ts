@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../../core/http/pagination.js';
 import type { ManagerContext } from '../context.js';
 import type { ManagerApp } from '../http/app.js';
-import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
 
 const Entry = Type.Object({
   id: Type.String(),

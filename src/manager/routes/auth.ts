@@ -1,10 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { PASSWORD_MAX_LENGTH } from '../../core/auth/passwords.js';
+import { sessionId, sha256Hex } from '../../core/auth/secrets.js';
 import { WarrenError } from '../../core/errors.js';
-import { PASSWORD_MAX_LENGTH } from '../auth/passwords.js';
-import { sessionId, sha256Hex } from '../auth/secrets.js';
+import { tooManyRequests } from '../../core/http/app.js';
 import type { ManagerContext } from '../context.js';
-import { type ManagerApp, tooManyRequests } from '../http/app.js';
+import { principalOf } from '../http/access.js';
+import type { ManagerApp } from '../http/app.js';
 
 const UserJson = Type.Object({
   id: Type.String(),
@@ -70,7 +72,7 @@ export async function authRoutes(app: ManagerApp, ctx: ManagerContext): Promise<
     },
     async (req, reply) => {
       await ctx.auth.logout(bearerOf(req));
-      const principal = req.principal!;
+      const principal = principalOf(req);
       await ctx.audit.record({
         actor: principal.userName,
         action: 'auth.logout',
@@ -99,7 +101,7 @@ export async function authRoutes(app: ManagerApp, ctx: ManagerContext): Promise<
       },
     },
     async (req, reply) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const wait = ctx.auth.loginRetryAfterMs(principal.userName, req.ip);
       if (wait > 0) throw tooManyRequests(reply, wait, 'too many wrong passwords for this user or address');
       try {

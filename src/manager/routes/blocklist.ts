@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
 import { Type } from '@sinclair/typebox';
+import { nowIso } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
+import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../../core/http/pagination.js';
 import type { ManagerContext } from '../context.js';
-import { nowIso } from '../db/database.js';
+import { principalOf } from '../http/access.js';
 import type { ManagerApp } from '../http/app.js';
-import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
 
 /** Entries the blocklist may hold (components keep at most 100,000 too). */
 export const MAX_BLOCKED = 100_000;
@@ -52,7 +53,7 @@ export async function blocklistRoutes(app: ManagerApp, ctx: ManagerContext): Pro
       },
     },
     async (req, reply) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const { host } = req.body;
       const why = checkBlockedHost(host);
       if (why) throw new WarrenError('BAD_REQUEST', why, 400);
@@ -139,7 +140,7 @@ export async function blocklistRoutes(app: ManagerApp, ctx: ManagerContext): Pro
       },
     },
     async (req, reply) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const { host } = req.params;
       const removed = await ctx.db.deleteFrom('blocklist').where('host', '=', host).executeTakeFirst();
       if (Number(removed.numDeletedRows) === 0) {

@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
+import { Page, PageQuery } from '../../core/http/pagination.js';
 import { CERTIFICATE_NAME } from '../../core/tls.js';
 import type { ManagerContext } from '../context.js';
+import { principalOf } from '../http/access.js';
 import type { ManagerApp } from '../http/app.js';
-import { Page, PageQuery } from '../http/pagination.js';
 
 const CertificateJson = Type.Object({
   serial: Type.String({ description: 'lower-case hex, no leading zeros' }),
@@ -46,7 +47,7 @@ export async function certificateRoutes(app: ManagerApp, ctx: ManagerContext): P
       },
     },
     async (req) => {
-      const actor = req.principal!.userName;
+      const actor = principalOf(req).userName;
       const result = await ctx.ca.revoke(req.params.serial, actor);
       if (result.changed) {
         await ctx.audit.record({
@@ -72,7 +73,7 @@ export async function certificateRoutes(app: ManagerApp, ctx: ManagerContext): P
       },
     },
     async (req) => {
-      const actor = req.principal!.userName;
+      const actor = principalOf(req).userName;
       const revoked = await ctx.ca.revokeName(req.body.name, actor);
       if (revoked.length > 0) {
         await ctx.audit.record({

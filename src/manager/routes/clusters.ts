@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseDown } from '../../core/db/database.js';
 import { WarrenError } from '../../core/errors.js';
+import { decodeCursor, Page, PageQuery, toPage } from '../../core/http/pagination.js';
 import {
   type ClusterConfig,
   ClusterConfigSchema,
@@ -11,9 +13,8 @@ import {
 import { type Cluster, ClusterStore } from '../clusters/cluster-store.js';
 import type { ComponentView } from '../clusters/state.js';
 import type { ManagerContext } from '../context.js';
-import { isDatabaseDown } from '../db/database.js';
+import { principalOf } from '../http/access.js';
 import type { ManagerApp } from '../http/app.js';
-import { decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
 
 const Name = Type.String({
   pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
@@ -80,7 +81,7 @@ export async function clusterRoutes(app: ManagerApp, ctx: ManagerContext): Promi
   }
 
   const audit = (req: FastifyRequest, action: string, target: string, detail?: Record<string, unknown>) =>
-    ctx.audit.record({ actor: req.principal!.userName, action, target, address: req.ip, detail });
+    ctx.audit.record({ actor: principalOf(req).userName, action, target, address: req.ip, detail });
 
   app.get(
     '/api/v1/clusters',

@@ -1,11 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import { WarrenError } from '../../core/errors.js';
+import { tooManyRequests } from '../../core/http/app.js';
+import { Page, PageQuery } from '../../core/http/pagination.js';
 import type { ManagerContext } from '../context.js';
 import { DEFAULT_CLUSTER_ID } from '../db/migrations.js';
 import type { JobType } from '../db/schema.js';
-import { type ManagerApp, tooManyRequests } from '../http/app.js';
-import { Page, PageQuery } from '../http/pagination.js';
-import { MAX_PREHEAT_URLS, parseJobArgs, redactArgs } from '../jobs/job-args.js';
+import { principalOf } from '../http/access.js';
+import type { ManagerApp } from '../http/app.js';
+import { resolvePreheatImage } from '../jobs/image-preheat.js';
+import { MAX_PREHEAT_URLS, type PreheatArgs, parseJobArgs, redactArgs } from '../jobs/job-args.js';
 import { jobView } from '../jobs/job-store.js';
 
 const JOB_TYPES = ['preheat', 'find_task', 'delete_task'] as const;
@@ -48,7 +51,8 @@ const JobJson = Type.Object({
 });
 
 const ARGS_HELP =
-  `preheat: {urls: string[] (1-${MAX_PREHEAT_URLS}, http/https), headers?, tag?, application?, filter_query?, ` +
+  `preheat: {urls: string[] (1-${MAX_PREHEAT_URLS}, http/https), headers?, tag?, application?, filter_query?` +
+  " | image: string (a reference on a registry in the manager's config), platform?: 'os/arch[/variant]', " +
   "scope: 'single_seed_peer'|'all_seed_peers'|'all_peers', count? | percentage? (all_peers only)}; " +
   'find_task and delete_task: {task_id} or {url, tag?, application?, filter_query?}';
 
@@ -79,7 +83,7 @@ export async function jobRoutes(app: ManagerApp, ctx: ManagerContext): Promise<v
       },
     },
     async (req, reply) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const type = req.body.type as JobType;
       const args = parseJobArgs(type, req.body.args);
       const clusterId = req.body.cluster_id ?? DEFAULT_CLUSTER_ID;
@@ -96,6 +100,11 @@ export async function jobRoutes(app: ManagerApp, ctx: ManagerContext): Promise<v
         ctx.clusters.cluster(clusterId) ??
         (await ctx.db.selectFrom('clusters').select('id').where('id', '=', clusterId).executeTakeFirst());
       if (!known) throw new WarrenError('CLUSTER_NOT_FOUND', `no cluster ${clusterId}`, 404);
+      if (type === 'preheat' && (args as PreheatArgs).image !== undefined) {
+        // Resolved now, so a wrong name or registry is the caller's 4xx at once,
+        // and every host warms the same manifest even if the tag moves later.
+        (args as PreheatArgs).resolved = await resolvePreheatImage(ctx.registries, args as PreheatArgs);
+      }
       const pending = await ctx.jobs.store.countPending(ctx.jobs.queueLimit);
       if (pending >= ctx.jobs.queueLimit) {
         throw new WarrenError(

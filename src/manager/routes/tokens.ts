@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox';
+import { Page, PageQuery } from '../../core/http/pagination.js';
 import { ALL_TOKEN_SCOPES } from '../auth/token-policy.js';
 import type { TokenView } from '../auth/tokens.js';
 import type { ManagerContext } from '../context.js';
+import { principalOf } from '../http/access.js';
 import type { ManagerApp } from '../http/app.js';
-import { Page, PageQuery } from '../http/pagination.js';
 
 const Scope = Type.Union(ALL_TOKEN_SCOPES.map((s) => Type.Literal(s)));
 const Nullable = Type.Union([Type.String(), Type.Null()]);
@@ -50,7 +51,7 @@ export async function tokenRoutes(app: ManagerApp, ctx: ManagerContext): Promise
       },
     },
     async (req, reply) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const { token, view } = await ctx.auth.tokens.create(principal, req.body);
       await audit(ctx, principal.userName, 'token.create', view, req.ip);
       return reply.status(201).send({ token, ...view });
@@ -67,7 +68,7 @@ export async function tokenRoutes(app: ManagerApp, ctx: ManagerContext): Promise
         response: { 200: Page(TokenJson) },
       },
     },
-    async (req) => ctx.auth.tokens.list(req.principal!, req.query),
+    async (req) => ctx.auth.tokens.list(principalOf(req), req.query),
   );
 
   app.delete(
@@ -81,7 +82,7 @@ export async function tokenRoutes(app: ManagerApp, ctx: ManagerContext): Promise
       },
     },
     async (req) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const view = await ctx.auth.tokens.revoke(principal, req.params.id);
       await audit(ctx, principal.userName, 'token.revoke', view, req.ip);
       return view;
@@ -99,7 +100,7 @@ export async function tokenRoutes(app: ManagerApp, ctx: ManagerContext): Promise
       },
     },
     async (req) => {
-      const principal = req.principal!;
+      const principal = principalOf(req);
       const { token, view } = await ctx.auth.tokens.rotate(principal, req.params.id);
       await audit(ctx, principal.userName, 'token.rotate', view, req.ip);
       return { token, ...view };

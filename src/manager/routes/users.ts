@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { PASSWORD_MAX_LENGTH } from '../auth/passwords.js';
+import { PASSWORD_MAX_LENGTH } from '../../core/auth/passwords.js';
+import { Page, PageQuery } from '../../core/http/pagination.js';
 import { USER_NAME_PATTERN } from '../auth/users.js';
 import type { ManagerContext } from '../context.js';
-import { TOKEN_SCOPES } from '../http/access.js';
+import { principalOf, TOKEN_SCOPES } from '../http/access.js';
 import type { ManagerApp } from '../http/app.js';
-import { Page, PageQuery } from '../http/pagination.js';
 
 const Role = Type.Union([Type.Literal('root'), Type.Literal('guest')]);
 const UserJson = Type.Object({
@@ -47,7 +47,7 @@ export async function userRoutes(app: ManagerApp, ctx: ManagerContext): Promise<
     // Answered from the verified principal alone, so it keeps working while
     // the database is down (the credential check falls back to its cache).
     async (req) => {
-      const p = req.principal!;
+      const p = principalOf(req);
       return {
         id: p.userId,
         name: p.userName,
@@ -82,7 +82,7 @@ export async function userRoutes(app: ManagerApp, ctx: ManagerContext): Promise<
     async (req, reply) => {
       const user = await ctx.auth.users.create(req.body);
       await ctx.audit.record({
-        actor: req.principal!.userName,
+        actor: principalOf(req).userName,
         action: 'user.create',
         target: `user:${user.name}`,
         address: req.ip,
@@ -115,7 +115,7 @@ export async function userRoutes(app: ManagerApp, ctx: ManagerContext): Promise<
     async (req) => {
       const { before, after } = await ctx.auth.users.setRole(req.params.id, req.body.role);
       await ctx.audit.record({
-        actor: req.principal!.userName,
+        actor: principalOf(req).userName,
         action: 'user.set_role',
         target: `user:${after.name}`,
         address: req.ip,
@@ -138,7 +138,7 @@ export async function userRoutes(app: ManagerApp, ctx: ManagerContext): Promise<
     async (req) => {
       const user = await ctx.auth.users.remove(req.params.id);
       await ctx.audit.record({
-        actor: req.principal!.userName,
+        actor: principalOf(req).userName,
         action: 'user.delete',
         target: `user:${user.name}`,
         address: req.ip,

@@ -1,8 +1,8 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+import { isDatabaseDown } from '../../core/db/database.js';
 import { errorMessage, isWarrenError } from '../../core/errors.js';
 import { normalizeSerial } from '../../core/trust.js';
 import type { ManagerContext } from '../context.js';
-import { isDatabaseDown } from '../db/database.js';
 
 /** Roles that renew their own certificates: the ones enrolment issues. */
 export const RENEWABLE_ROLES: ReadonlySet<string> = new Set(['scheduler', 'seed', 'peer']);

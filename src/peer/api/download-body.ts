@@ -18,6 +18,12 @@ export const DownloadBodySchema = Type.Object(
     tag: Type.Optional(Type.String({ maxLength: 256 })),
     application: Type.Optional(Type.String({ maxLength: 256 })),
     filterQuery: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 64 })),
+    /**
+     * Content-addressed download (an OCI blob): the task ID is this digest's
+     * hex, whatever the URL; the whole content must match it before the task
+     * succeeds, and readers never get the last byte before it was checked.
+     */
+    digest: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })),
   },
   { additionalProperties: false },
 );

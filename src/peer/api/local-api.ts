@@ -148,7 +148,9 @@ export class LocalApi {
     const gone = new AbortController();
     res.once('close', () => gone.abort());
     try {
-      if (!task.complete) await waitFor(task, () => task.complete, gone.signal);
+      // A content-addressed task is exported only once the whole matched its digest.
+      const ready = () => (task.meta.digest ? task.verified : task.complete);
+      if (!ready()) await waitFor(task, ready, gone.signal);
       await copyFile(task.dataPath, path, constants.COPYFILE_EXCL);
       return { path, bytes: task.meta.contentLength ?? 0 };
     } finally {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { errorMessage, isWarrenError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { isTaskId, taskIdFor } from '../../core/task.js';
+import { isTaskId, taskIdOf } from '../../core/task.js';
 import {
   type CommandResultSchema,
   CommandState,
@@ -117,6 +117,7 @@ export class HostCommands {
       tag: task.tag,
       application: task.application,
       filterQuery: [...task.filterQuery],
+      ...(task.digest ? { digest: task.taskId } : {}),
     });
     await download.done;
     return this.stat(task.taskId);
@@ -159,20 +160,20 @@ export class HostCommands {
   }
 }
 
-/** Why the command's task cannot be trusted, if it cannot: its id must be the one its URL hashes to. */
+/**
+ * Why the command's task cannot be trusted, if it cannot: its id must be the
+ * one its URL hashes to, or, for a content-addressed task, its digest's hex.
+ */
 function checkTask(task: CommandTask): string | undefined {
   if (!isTaskId(task.taskId)) return 'task_id is not 64 lowercase hex digits';
   if (!task.url) return undefined; // by id only (find, delete): nothing to check against
   try {
-    const expected = taskIdFor({
-      url: task.url,
-      tag: task.tag,
-      application: task.application,
-      filterQuery: task.filterQuery,
-    });
-    return expected === task.taskId ? undefined : `task id ${task.taskId} does not match its url`;
+    const expected = taskIdOf({ ...task, digest: task.digest || undefined });
+    return expected === task.taskId ? undefined : `task id ${task.taskId} does not match its url or digest`;
   } catch {
-    return `url '${task.url}' is not a valid URL`;
+    return task.digest
+      ? `digest '${task.digest}' is not sha256:<64 hex>`
+      : `url '${task.url}' is not a valid URL`;
   }
 }
 

@@ -85,6 +85,8 @@ async function consume(
         502,
       );
     }
+    // The origin peer keeps its own manifest too: readers and a restart re-check pieces against it.
+    if (!known) task.setDigests([[n, digest.toString('hex')]]);
     const [number, bytes] = [n, buffer];
     // Reported once on disk, so that a child told about the piece can fetch it.
     const written = task.pieces.has(number) ? Promise.resolve() : task.writePiece(number, bytes);

@@ -13,6 +13,7 @@ import {
 import type { HttpSource } from '../source/http-source.js';
 import type { StoredTask } from '../storage/stored-task.js';
 import type { TaskStore } from '../storage/task-store.js';
+import { checkContentDigest } from './content-check.js';
 import type { DownloadMetrics } from './metrics.js';
 import { type ParentPools, ParentState } from './parents.js';
 import { pickPiece } from './piece-picker.js';
@@ -47,6 +48,11 @@ export interface DownloadRequest {
   tag: string;
   application: string;
   filterQuery: string[];
+  /**
+   * Content-addressed task: the SHA-256 (hex) the whole content must have
+   * (the task ID is then this digest). Checked before the task succeeds.
+   */
+  digest?: string;
 }
 
 export interface DownloadStats {
@@ -94,6 +100,7 @@ export class TaskDownload {
   private lastProgress = Date.now();
   private reschedules = 0;
   private settle!: (err?: Error) => void;
+  private finishing = false;
   private readonly startedAt = performance.now();
 
   constructor(
@@ -120,18 +127,16 @@ export class TaskDownload {
       url: r.url,
       tag: r.tag,
       application: r.application,
+      ...(r.digest ? { digest: r.digest } : {}),
     });
     const release = this.task.acquire();
     const stall = setInterval(() => this.checkStall(), 500);
     stall.unref();
     try {
       await this.verifyResumed();
-      if (this.task.complete) return this.finish();
-      if (!this.c.scheduler) {
-        this.goToSource('no scheduler configured');
-      } else {
-        this.openScheduler();
-      }
+      if (this.task.complete) this.finish();
+      else if (!this.c.scheduler) this.goToSource('no scheduler configured');
+      else this.openScheduler();
       await this.done;
     } catch (err) {
       this.fail(err as Error);
@@ -166,6 +171,7 @@ export class TaskDownload {
         heldPieces: t.pieces.toArray(),
         contentLength: BigInt(t.meta.contentLength ?? 0),
         pieceLength: t.meta.pieceLength ?? 0,
+        digest: this.request.digest ? `sha256:${this.request.digest}` : '',
       },
     };
     this.link.open(
@@ -394,7 +400,22 @@ export class TaskDownload {
     this.finish();
   }
 
+  /** All pieces are held: a content-addressed task is checked against its digest first. */
   private finish(): void {
+    if (this.state !== 'running' || this.finishing) return;
+    this.finishing = true;
+    this.verifyContent().then(
+      () => this.succeed(),
+      (err) => this.fail(err as Error),
+    );
+  }
+
+  /** Content-addressed: the whole content against the digest (see content-check.ts). */
+  private async verifyContent(): Promise<void> {
+    await checkContentDigest(this.task, this.request.url, this.contentSha256, this.abort.signal);
+  }
+
+  private succeed(): void {
     if (this.state !== 'running') return;
     this.log.debug(
       { ms: Math.round(performance.now() - this.startedAt), stats: this.stats },
@@ -421,6 +442,10 @@ export class TaskDownload {
     this.task?.fail(err);
     this.c.metrics.downloads.inc({ result: 'failed' });
     this.settle(err);
+    if ((err as WarrenError).code === 'DIGEST_MISMATCH' && this.task) {
+      // Bytes that do not match their digest are never kept, not even to resume.
+      this.c.store.remove(this.task.id, { force: true }).catch(() => undefined);
+    }
   }
 
   private send(message: PeerReport): void {

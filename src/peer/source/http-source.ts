@@ -21,6 +21,23 @@ export interface HttpSourceInit {
   bodyTimeout: number;
   /** Extra CA certificates (PEM) to trust for HTTPS origins, besides the system's. */
   ca?: string;
+  /**
+   * How to authenticate to an origin that needs it (an OCI registry: a 401
+   * with a challenge), chosen per URL; undefined for origins without one.
+   * A caller's own Authorization header always wins over it.
+   */
+  authFor?: (url: URL) => SourceAuth | undefined;
+}
+
+/** An origin's authentication: what to send up front, and how to answer a 401 challenge. */
+export interface SourceAuth {
+  header(url: URL): string | undefined;
+  /** The Authorization header to retry with (`sent`: what the refused request carried), or undefined to give up. */
+  challenge(
+    url: URL,
+    wwwAuthenticate: string | string[] | undefined,
+    sent?: string,
+  ): Promise<string | undefined>;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'range']);
@@ -34,8 +51,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 export class HttpSource {
   private readonly dispatcher: Dispatcher;
   private readonly bucket: TokenBucket;
+  private readonly authFor: HttpSourceInit['authFor'];
 
   constructor(init: HttpSourceInit) {
+    this.authFor = init.authFor;
     this.bucket = new TokenBucket(init.rateLimit, Math.max(init.rateLimit / 10, 1024 * 1024));
     this.dispatcher = new Agent({
       connect: { timeout: init.connectTimeout, ...(init.ca ? { ca: init.ca } : {}) },
@@ -61,26 +80,17 @@ export class HttpSource {
       if (!HOP_BY_HOP.has(name.toLowerCase())) sent[name] = value;
     }
     if (start > 0) sent.range = `bytes=${start}-`;
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.dispatcher.request({
-        origin: parsed.origin,
-        path: parsed.pathname + parsed.search,
-        method: 'GET',
-        headers: sent,
-        signal,
-        // Keep reading from the origin while the consumer hashes and writes a piece.
-        highWaterMark: 4 * 1024 * 1024,
-      });
-    } catch (err) {
-      throw new WarrenError(
-        'SOURCE_UNREACHABLE',
-        `origin ${parsed.origin} unreachable: ${String(err)}`,
-        502,
-        {
-          cause: err,
-        },
-      );
+    const hasOwn = Object.keys(sent).some((name) => name.toLowerCase() === 'authorization');
+    const auth = hasOwn ? undefined : this.authFor?.(parsed);
+    const authorization = auth?.header(parsed);
+    if (authorization) sent.authorization = authorization;
+    let res = await this.request(parsed, sent, signal);
+    if (res.statusCode === 401 && auth) {
+      // The registry's challenge: get a token (or send the account) and try once more.
+      const challenge = res.headers['www-authenticate'];
+      await res.body.dump();
+      const retry = await auth.challenge(parsed, challenge, authorization);
+      if (retry) res = await this.request(parsed, { ...sent, authorization: retry }, signal);
     }
     const { statusCode } = res;
     const length = Number(res.headers['content-length']);
@@ -112,7 +122,40 @@ export class HttpSource {
       'SOURCE_STATUS',
       `origin answered HTTP ${statusCode} for ${parsed.origin}${parsed.pathname}`,
       502,
+      { cause: { originStatus: statusCode } },
     );
+  }
+
+  /**
+   * One GET. Redirects are followed by the dispatcher, which drops the
+   * Authorization header when a redirect leaves the origin (a registry
+   * sending us to its storage must not hand that storage our token).
+   */
+  private async request(
+    parsed: URL,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    try {
+      return await this.dispatcher.request({
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
+        method: 'GET',
+        headers,
+        signal,
+        // Keep reading from the origin while the consumer hashes and writes a piece.
+        highWaterMark: 4 * 1024 * 1024,
+      });
+    } catch (err) {
+      throw new WarrenError(
+        'SOURCE_UNREACHABLE',
+        `origin ${parsed.origin} unreachable: ${String(err)}`,
+        502,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   private wrap(body: Readable, contentLength: number, start: number, signal?: AbortSignal): SourceResponse {

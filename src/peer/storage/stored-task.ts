@@ -18,6 +18,14 @@ export interface TaskMeta {
   /** SHA-256 (hex) of each piece, from the scheduler's manifest; null while unknown. */
   digests: (string | null)[];
   contentSha256?: string;
+  /**
+   * Content-addressed task: the SHA-256 (hex) the whole content must have;
+   * then the task ID is this digest. Readers never see the last byte before
+   * the content was checked against it.
+   */
+  digest?: string;
+  /** The whole content was checked against `digest` (so readers need not re-hash it). */
+  verified?: boolean;
   createdAt: number;
 }
 
@@ -27,6 +35,7 @@ export interface TaskEvents {
   done: [];
   failed: [Error];
   removed: [];
+  verified: [];
 }
 
 /**
@@ -75,6 +84,10 @@ export class StoredTask extends EventEmitter<TaskEvents> {
   }
   get inUse(): boolean {
     return this.refs > 0;
+  }
+  /** Whole content checked against the task's digest (always false without a digest). */
+  get verified(): boolean {
+    return this.meta.digest !== undefined && this.meta.verified === true && this.complete;
   }
 
   /** Marks the task in use (download, upload, read) so GC leaves it; call the result to release. */
@@ -146,6 +159,7 @@ export class StoredTask extends EventEmitter<TaskEvents> {
       this.meta.pieceLength = pieceLength;
       this.meta.digests = new Array(pieceCount(contentLength, pieceLength)).fill(null);
       this.meta.contentSha256 = undefined;
+      this.meta.verified = undefined;
       this.pieces = new PieceSet(pieceCount(contentLength, pieceLength));
       this.resumed.clear();
       await this.logHandle?.close();
@@ -175,6 +189,7 @@ export class StoredTask extends EventEmitter<TaskEvents> {
       if (this.meta.digests[n]) {
         this.pieces.delete(n);
         this.resumed.delete(n);
+        this.meta.verified = undefined;
         dropped.push(n);
       }
       this.meta.digests[n] = hex;
@@ -187,6 +202,25 @@ export class StoredTask extends EventEmitter<TaskEvents> {
   setContentSha256(hex: string): void {
     if (this.meta.contentSha256 === hex) return;
     this.meta.contentSha256 = hex;
+    this.saveMetaSoon();
+  }
+
+  /** Records that the whole content matched the task's digest. */
+  async markVerified(): Promise<void> {
+    this.meta.verified = true;
+    await this.saveMeta();
+    this.emit('verified');
+  }
+
+  /**
+   * Forgets a held piece whose bytes on disk no longer match its digest
+   * (found by a reader): the next download of the task fetches it again.
+   * The piece log keeps its number; a restart re-checks it and drops it too.
+   */
+  dropPiece(n: number): void {
+    if (!this.pieces.has(n)) return;
+    this.pieces.delete(n);
+    this.meta.verified = undefined;
     this.saveMetaSoon();
   }
 

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import { isTaskId, taskIdFor } from '../../core/task.js';
+import { isTaskId, taskIdOf } from '../../core/task.js';
 import { type CommandTask, JobKind, JobScope, type RunJobRequest } from '../../protocol/gen/scheduler_pb.js';
 import { pickSeedHost } from '../seed-selector.js';
 
@@ -53,11 +53,12 @@ export function checkJobRequest(request: RunJobRequest): void {
 /** The id a task's origin identity hashes to; undefined for an unparsable URL. */
 function commandTaskId(task: CommandTask): string | undefined {
   try {
-    return taskIdFor({
+    return taskIdOf({
       url: task.url,
       tag: task.tag,
       application: task.application,
       filterQuery: task.filterQuery,
+      digest: task.digest || undefined,
     });
   } catch {
     return undefined;

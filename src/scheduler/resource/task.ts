@@ -15,6 +15,8 @@ export interface TaskOrigin {
   tag: string;
   application: string;
   filterQuery: string[];
+  /** Content-addressed task ('sha256:<hex>', the id is its hex); absent otherwise. */
+  digest?: string;
 }
 
 /** Outcome of recording a digest: first writer wins. */
@@ -48,9 +50,14 @@ export class Task {
     this.createdAt = now;
   }
 
-  /** Content small enough that every peer fetches it from the origin. */
+  /**
+   * Content small enough that every peer fetches it from the origin. Never a
+   * content-addressed task (an OCI blob): those are self-verifying, and the
+   * registry behind them is the origin to protect (rate limits, one fetch
+   * per blob for the whole fleet), so small blobs go peer to peer too.
+   */
   isSmall(): boolean {
-    return this.info !== undefined && this.info.contentLength <= DIRECT_SOURCE_MAX;
+    return !this.origin.digest && this.info !== undefined && this.info.contentLength <= DIRECT_SOURCE_MAX;
   }
 
   addPeer(peer: Peer): void {

@@ -1,6 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { type SqlBool, sql } from 'kysely';
-import { WarrenError } from '../../core/errors.js';
+import { WarrenError } from '../errors.js';
 
 /** `?limit=&cursor=` on every list; the cursor is opaque to clients. */
 export const PageQuery = Type.Object({

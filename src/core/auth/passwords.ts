@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
-import { WarrenError } from '../../core/errors.js';
+import { WarrenError } from '../errors.js';
 
 /** Shortest password accepted when one is set. */
 export const PASSWORD_MIN_LENGTH = 12;
