@@ -6,7 +6,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import type { Registry } from 'prom-client';
 import { CertificateKeeper } from '../core/certificates.js';
-import { formatDigest } from '../core/digest.js';
 import { errorMessage, WarrenError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseHostPort } from '../core/net.js';
@@ -20,7 +19,8 @@ import { renewThroughManager } from '../protocol/certificate-renewal.js';
 import { type Host, HostSchema, type SeedTrigger } from '../protocol/gen/scheduler_pb.js';
 import { createSchedulerClient, type SchedulerClient } from '../protocol/scheduler-client.js';
 import type { DownloadBody } from './api/download-body.js';
-import { LocalApi, type TaskStatus } from './api/local-api.js';
+import { groupId, LocalApi, type TaskStatus } from './api/local-api.js';
+import { taskStatus } from './api/task-status.js';
 import { HostCommands } from './commands/host-commands.js';
 import type { PeerConfig } from './config.js';
 import { downloadMetrics } from './download/metrics.js';
@@ -135,9 +135,9 @@ export class Peer {
     this.source = new HttpSource({
       authFor: (url) => this.registries.authFor(url),
       rateLimit: parseSize(c.source.rateLimit, 'source.rateLimit'),
-      connectTimeout: parseDuration(c.source.connectTimeout, 'source.connectTimeout'),
-      bodyTimeout: parseDuration(c.source.bodyTimeout, 'source.bodyTimeout'),
-      ca: c.source.caFile ? readFileSync(c.source.caFile, 'utf8') : undefined,
+      connectTimeout,
+      bodyTimeout,
+      ca,
     });
     this.pools = new ParentPools(this.tls, c.download.perParentLimit + 1, undefined, this.options.trust);
     const listen = parseHostPort(c.listen, 'listen');
@@ -346,26 +346,7 @@ export class Peer {
 
   private status(taskId: string): TaskStatus | undefined {
     const task = this.store.get(taskId);
-    const download = this.downloads.get(taskId);
-    if (!task) return undefined;
-    const failure = download?.error ?? task.failure;
-    return {
-      taskId,
-      url: task.meta.url,
-      state: download ? download.state : 'stored',
-      contentLength: task.meta.contentLength ?? null,
-      pieceCount: task.pieces.size,
-      piecesHeld: task.pieces.held,
-      inUse: task.inUse,
-      lastAccess: new Date(task.lastAccess).toISOString(),
-      contentSha256: task.meta.contentSha256
-        ? formatDigest(Buffer.from(task.meta.contentSha256, 'hex'))
-        : null,
-      ...(failure
-        ? { error: { code: (failure as WarrenError).code ?? 'ERROR', message: failure.message } }
-        : {}),
-      ...(download ? { stats: { ...download.stats } } : {}),
-    };
+    return task ? taskStatus(task, this.downloads.get(taskId)) : undefined;
   }
 
   private async removeTask(taskId: string): Promise<void> {
@@ -435,16 +416,4 @@ export class Peer {
       this.log.warn({ taskId: trigger.taskId, err: errorMessage(err) }, 'seed trigger refused');
     }
   }
-}
-
-function groupId(group: string): number | undefined {
-  if (!group) return undefined;
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = readFileSync('/etc/group', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${group}:`));
-  const gid = line?.split(':')[2];
-  if (gid === undefined)
-    throw new WarrenError('CONFIG_INVALID', `socketGroup '${group}' is not a known group`, 400);
-  return Number(gid);
 }

@@ -33,11 +33,17 @@ export function handleReport(c: Coordinator, peer: Peer, request: AnnouncePeerRe
     case 'downloadFinished':
       onDownloadFinished(c, peer, message.value);
       return;
-    case 'downloadFailed':
+    case 'downloadFailed': {
       c.log.info({ taskId: peer.task.id, peerId: peer.id, reason: message.value.message }, 'download failed');
+      const { task } = peer;
+      const author = peer.isSource;
       peer.state = 'failed';
       c.removePeers([peer]);
+      if (task.origin.digest && author && !task.peerList().some((p) => p.state === 'succeeded')) {
+        task.forgetManifest();
+      }
       return;
+    }
     case 'reschedule':
       c.schedule(peer, new Set(message.value.exclude.slice(0, MAX_EXCLUDE)));
       return;

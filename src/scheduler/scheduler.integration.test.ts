@@ -268,6 +268,34 @@ describe('scheduler security', () => {
     assert.equal((await expectCase(peer.reader, 'backToSource')).reason, 'no-seed');
   });
 
+  it('forgets the manifest of a content-addressed task whose author failed its digest check', async () => {
+    const hex = 'ab'.repeat(32);
+    const blob = {
+      url: `https://registry.example/v2/x/blobs/sha256:${hex}`,
+      taskId: hex,
+      digest: `sha256:${hex}`,
+    };
+    const author = openPeer(client(scheduler, 'peer-3'), blob, 'peer-3');
+    assert.equal((await expectCase(author.reader, 'backToSource')).reason, 'no-seed');
+    const waiting = openPeer(client(scheduler, 'peer-4'), blob, 'peer-4');
+    author.send({ case: 'taskInfo', value: shape(3) });
+    author.send({ case: 'pieceFinished', value: { number: 0, sha256: digest(0) } });
+    assert.equal((await expectCase(waiting.reader, 'manifest')).pieceCount, 3);
+    author.send({ case: 'downloadFailed', value: { message: 'DIGEST_MISMATCH', fromSource: true } });
+    // The waiting peer takes over as the author ...
+    for (;;) {
+      const next = (await waiting.reader.next()).message;
+      if (next.case === 'backToSource') break;
+    }
+    // ... and a newcomer is not handed the digests of bytes that failed the blob's digest:
+    // it waits for the new author's manifest.
+    const newcomer = openPeer(client(scheduler, 'peer-1'), blob, 'peer-1');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(newcomer.reader.buffered, 0, 'no stale manifest');
+    waiting.send({ case: 'taskInfo', value: shape(2) });
+    assert.equal((await expectCase(newcomer.reader, 'manifest')).pieceCount, 2);
+  });
+
   it('refuses a task id that does not match its URL', async () => {
     const forged = { url: 'https://evil.example/x', taskId: task('c.bin').taskId };
     const peer = openPeer(client(scheduler, 'peer-3'), forged, 'peer-3');

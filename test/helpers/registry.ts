@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TokenBucket, throttle } from '../../src/core/token-bucket.js';
 
 /*
  * Debian's `docker-registry` (distribution 2.8) as the origin registry, on
@@ -21,7 +22,8 @@ export interface Registry {
   port: number;
   /** `127.0.0.1:PORT` */
   host: string;
-  user: RegistryUser;
+  /** The account pulls and pushes need; none: an anonymous registry (benchmarks). */
+  user?: RegistryUser;
   /** What the registry wrote to stdout and stderr (its access log included). */
   output(): string;
   close(): Promise<void>;
@@ -37,12 +39,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `docker-registry serve` with htpasswd auth for `user` (the bcrypt entry from `htpasswd -iB`, password on stdin). */
-export async function startRegistry(dir: string, user: RegistryUser): Promise<Registry> {
+/**
+ * Starts `docker-registry serve` with htpasswd auth for `user` (the bcrypt
+ * entry from `htpasswd -iB`, password on stdin), or anonymous without one.
+ */
+export async function startRegistry(dir: string, user?: RegistryUser): Promise<Registry> {
   await mkdir(join(dir, 'data'), { recursive: true });
-  const made = spawnSync('htpasswd', ['-iBn', user.username], { input: user.password, encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`htpasswd failed: ${made.stderr}`);
-  await writeFile(join(dir, 'htpasswd'), made.stdout.trim() + '\n', { mode: 0o600 });
+  if (user) {
+    const made = spawnSync('htpasswd', ['-iBn', user.username], { input: user.password, encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`htpasswd failed: ${made.stderr}`);
+    await writeFile(join(dir, 'htpasswd'), made.stdout.trim() + '\n', { mode: 0o600 });
+  }
   const port = await freePort();
   const config = [
     'version: 0.1',
@@ -56,10 +63,7 @@ export async function startRegistry(dir: string, user: RegistryUser): Promise<Re
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${Math.random().toString(36).slice(2)}`,
-    'auth:',
-    '  htpasswd:',
-    '    realm: warren-test',
-    `    path: ${join(dir, 'htpasswd')}`,
+    ...(user ? ['auth:', '  htpasswd:', '    realm: warren-test', `    path: ${join(dir, 'htpasswd')}`] : []),
     '',
   ].join('\n');
   await writeFile(join(dir, 'config.yml'), config);
@@ -83,7 +87,7 @@ export async function startRegistry(dir: string, user: RegistryUser): Promise<Re
     const status = await fetch(`http://127.0.0.1:${port}/v2/`)
       .then((r) => r.status)
       .catch(() => 0);
-    if (status === 401) return registry;
+    if (status === (user ? 401 : 200)) return registry;
     if (child.exitCode !== null) break;
     await sleep(100);
   }
@@ -110,8 +114,11 @@ export async function pushImage(
   workDir: string,
 ): Promise<void> {
   const authFile = join(workDir, 'skopeo-auth.json');
-  const auth = Buffer.from(`${registry.user.username}:${registry.user.password}`).toString('base64');
-  await writeFile(authFile, JSON.stringify({ auths: { [registry.host]: { auth } } }), { mode: 0o600 });
+  const user = registry.user;
+  const auths = user
+    ? { [registry.host]: { auth: Buffer.from(`${user.username}:${user.password}`).toString('base64') } }
+    : {};
+  await writeFile(authFile, JSON.stringify({ auths }), { mode: 0o600 });
   const result = spawnSync(
     'skopeo',
     [
@@ -142,6 +149,8 @@ export interface RegistryFront {
   /** Full-content or ranged GETs of blob `digest` answered 200/206 by the registry. */
   blobGets(digest: string): number;
   requests(): FrontRequest[];
+  /** Response body bytes passed on to clients since the last reset. */
+  bytesSent(): number;
   /** From now on, the bytes of blob `digest` are altered in flight (same length). */
   corrupt(digest: string): void;
   reset(): void;
@@ -153,9 +162,16 @@ export interface RegistryFront {
  * passes every request through unchanged, counts blob GETs per digest, and
  * can alter a blob's bytes to play a registry that serves the wrong content.
  */
-export async function startRegistryFront(registry: Registry): Promise<RegistryFront> {
+export async function startRegistryFront(
+  registry: Registry,
+  options: { rateLimitBytesPerSec?: number } = {},
+): Promise<RegistryFront> {
+  // A registry far away: every response body shares this bandwidth (benchmarks).
+  const rate = options.rateLimitBytesPerSec;
+  const bucket = rate ? new TokenBucket(rate, Math.max(rate / 10, 256 * 1024)) : undefined;
   const log: FrontRequest[] = [];
   const corrupted = new Set<string>();
+  let bytes = 0;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const upstream = request(
       { host: '127.0.0.1', port: registry.port, method: req.method, path: req.url, headers: req.headers },
@@ -170,15 +186,21 @@ export async function startRegistryFront(registry: Registry): Promise<RegistryFr
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         const digest = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path)?.[1];
         let flipped = !(digest && corrupted.has(digest));
-        answer.on('data', (chunk: Buffer) => {
-          if (!flipped && chunk.length > 0) {
-            chunk = Buffer.from(chunk);
-            chunk[Math.floor(chunk.length / 2)]! ^= 0xff;
-            flipped = true;
+        const pump = async () => {
+          for await (let chunk of answer as AsyncIterable<Buffer>) {
+            if (!flipped && chunk.length > 0) {
+              chunk = Buffer.from(chunk);
+              chunk[Math.floor(chunk.length / 2)]! ^= 0xff;
+              flipped = true;
+            }
+            bytes += chunk.length;
+            const wait = bucket && throttle(bucket, chunk.length);
+            if (wait) await wait;
+            if (!res.write(chunk)) await once(res, 'drain');
           }
-          res.write(chunk);
-        });
-        answer.on('end', () => res.end());
+          res.end();
+        };
+        pump().catch(() => res.destroy());
         answer.on('error', () => res.destroy());
       },
     );
@@ -197,9 +219,11 @@ export async function startRegistryFront(registry: Registry): Promise<RegistryFr
           r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`) && (r.status === 200 || r.status === 206),
       ).length,
     requests: () => [...log],
+    bytesSent: () => bytes,
     corrupt: (digest) => corrupted.add(digest),
     reset: () => {
       log.length = 0;
+      bytes = 0;
     },
     close: async () => {
       server.closeAllConnections();

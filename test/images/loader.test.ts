@@ -257,7 +257,7 @@ async function pushIndex(
   tag: string,
   entries: { image: BuiltImage; repository: string; arch: string }[],
 ): Promise<void> {
-  const auth = `Basic ${Buffer.from(`${registry.user.username}:${registry.user.password}`).toString('base64')}`;
+  const auth = `Basic ${Buffer.from(`${registry.user!.username}:${registry.user!.password}`).toString('base64')}`;
   const base = `http://${registry.host}/v2`;
   const manifests = [];
   for (const entry of entries) {

@@ -189,7 +189,7 @@ async function newBar(): Promise<SingleBar> {
   const { SingleBar } = await import('cli-progress');
   return new SingleBar({
     format:
-      '{bar} {percentage}% | {value_fmt}/{total_fmt} | {rate} | pieces: {peers} from peers, {source} from source',
+      '{bar} {percentage}% | {value}/{total} | {rate} | pieces: {peers} from peers, {source} from source',
     formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? formatBytes(v) : String(v)),
     stream: process.stderr,
     hideCursor: true,
@@ -202,6 +202,5 @@ function progress(status: TaskStatus | undefined, written: number, started: numb
     peers: status?.stats?.piecesFromParents ?? 0,
     source: status?.stats?.piecesFromSource ?? 0,
     rate: `${formatBytes(written / Math.max(seconds, 0.001))}/s`,
-    value_fmt: formatBytes(written),
   };
 }

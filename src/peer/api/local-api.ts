@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { chmod, chown, copyFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isAbsolute } from 'node:path';
@@ -191,4 +191,17 @@ function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   if (e.status >= 500) log.warn({ err: errorMessage(err) }, 'local API error');
   if (res.headersSent) res.destroy();
   else sendJson(res, e.status, e.toJSON());
+}
+
+/** The gid of `socketGroup` (a name from /etc/group or a number); undefined for ''. */
+export function groupId(group: string): number | undefined {
+  if (!group) return undefined;
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${group}:`));
+  const gid = line?.split(':')[2];
+  if (gid === undefined)
+    throw new WarrenError('CONFIG_INVALID', `socketGroup '${group}' is not a known group`, 400);
+  return Number(gid);
 }

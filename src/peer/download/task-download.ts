@@ -442,8 +442,10 @@ export class TaskDownload {
     this.task?.fail(err);
     this.c.metrics.downloads.inc({ result: 'failed' });
     this.settle(err);
-    if ((err as WarrenError).code === 'DIGEST_MISMATCH' && this.task) {
-      // Bytes that do not match their digest are never kept, not even to resume.
+    const code = (err as WarrenError).code;
+    if (this.task && (code === 'DIGEST_MISMATCH' || (code === 'SOURCE_CHANGED' && this.task.meta.digest))) {
+      // Bytes that do not match their digest (or, for a blob, an origin that serves
+      // other bytes each time) are never kept, not even to resume.
       this.c.store.remove(this.task.id, { force: true }).catch(() => undefined);
     }
   }

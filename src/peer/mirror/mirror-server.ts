@@ -223,9 +223,12 @@ export class MirrorServer {
     });
   }
 
-  /** Keeps a digest mismatch for 30 s (bounded): retries get the error, the registry is not asked again. */
+  /**
+   * Keeps a digest mismatch (or a registry sending other bytes each time) for
+   * 30 s, bounded: retries get the error, the registry is not asked again.
+   */
   private remember(digest: string, err: unknown): void {
-    if (!isWarrenError(err, 'DIGEST_MISMATCH')) return;
+    if (!isWarrenError(err, 'DIGEST_MISMATCH') && !isWarrenError(err, 'SOURCE_CHANGED')) return;
     this.badBlobs.delete(digest);
     this.badBlobs.set(digest, { message: err.message, until: Date.now() + 30_000 });
     while (this.badBlobs.size > 1024) this.badBlobs.delete(this.badBlobs.keys().next().value!);
@@ -254,6 +257,12 @@ function toOciError(err: unknown): OciError {
   switch (err.code) {
     case 'DIGEST_MISMATCH':
       return new OciError(502, 'DIGEST_INVALID', err.message);
+    case 'SOURCE_CHANGED':
+      return new OciError(
+        502,
+        'DIGEST_INVALID',
+        `the registry sent other bytes for this blob than before: ${err.message}`,
+      );
     case 'RANGE_NOT_SATISFIABLE':
       return new OciError(416, 'RANGE_INVALID', err.message);
     case 'TOO_MANY_DOWNLOADS':

@@ -15,6 +15,23 @@ after(async () => {
 });
 
 describe('TaskStore', () => {
+  it('a task asked for again while its old folder is being removed gets a folder of its own', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'warren-store-'));
+    dirs.push(dir);
+    const store = new TaskStore(dir, silentLogger());
+    await store.load();
+    const init = { taskId: id, url: 'http://o/x', tag: '', application: '' };
+    const old = await store.getOrCreate(init);
+    await old.setShape(10 * MIB, 4 * MIB);
+    // A failed blob is removed while a client already asks for it again (the mirror's retries).
+    const [, again] = await Promise.all([store.remove(id, { force: true }), store.getOrCreate(init)]);
+    assert.notEqual(again, old);
+    await again.saveMeta(); // would fail with ENOENT had the old removal deleted the new folder
+    assert.equal(JSON.parse(await readFile(join(dir, id, 'meta.json'), 'utf8')).taskId, id);
+    assert.equal(store.get(id), again);
+    await store.close();
+  });
+
   it('keeps verified pieces across a restart, as resumed until re-checked', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'warren-store-'));
     dirs.push(dir);

@@ -9,6 +9,8 @@ import { StoredTask, type TaskMeta } from './stored-task.js';
 export class TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
   private readonly creating = new Map<string, Promise<StoredTask>>();
+  /** Folders being deleted: a task of the same id is created only once its old folder is gone. */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly dir: string,
@@ -55,6 +57,9 @@ export class TaskStore {
   }
 
   private async create(init: Omit<TaskMeta, 'digests' | 'createdAt'>): Promise<StoredTask> {
+    // A failed blob is removed while a client may already ask for it again:
+    // without this wait the old removal would delete the new task's folder.
+    await this.removing.get(init.taskId);
     if (this.tasks.size >= this.maxTasks) {
       throw new WarrenError('TOO_MANY_TASKS', `this peer already holds ${this.maxTasks} tasks`, 507);
     }
@@ -79,9 +84,18 @@ export class TaskStore {
     }
     task.removed = true;
     this.tasks.delete(taskId);
-    await task.close();
-    task.emit('removed');
-    await rm(task.dir, { recursive: true, force: true });
+    const removal = (async () => {
+      await task.close();
+      task.emit('removed');
+      await rm(task.dir, { recursive: true, force: true });
+    })();
+    const settled = removal
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.removing.get(taskId) === settled) this.removing.delete(taskId);
+      });
+    this.removing.set(taskId, settled);
+    await removal;
   }
 
   async close(): Promise<void> {

@@ -127,6 +127,19 @@ export class Task {
     return 'new';
   }
 
+  /**
+   * Drops the manifest: for a content-addressed task whose manifest author
+   * failed before anyone completed it, the piece digests came from bytes
+   * that may not match the digest (a registry serving wrong bytes), and they
+   * must not bind the next author to them.
+   */
+  forgetManifest(): void {
+    this.info = undefined;
+    this.digests.clear();
+    this.digestArray = undefined;
+    this.contentSha256 = undefined;
+  }
+
   /** Known digests in piece order, shared by every manifest sent until a new one arrives. */
   digestList(): readonly { number: number; sha256: Uint8Array }[] {
     this.digestArray ??= [...this.digests.entries()]
