@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { AuditLog } from '../core/db/audit-log.js';
 import type { Logger } from '../core/log.js';
 import type { RegistryAccess } from '../core/oci/registry-access.js';
 import type { TlsMaterial } from '../core/tls.js';
-import type { AuditLog } from './audit/audit-log.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { CertificateAuthority } from './ca/authority.js';
 import type { ClusterState } from './clusters/state.js';
@@ -21,7 +21,7 @@ export interface ManagerContext {
   log: Logger;
   database: ManagerDatabase;
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: AuditLog<Database>;
   ca: CertificateAuthority;
   auth: AuthService;
   /** The manager's own certificate (role manager): RPC server, and client of schedulers. */

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { AuditLog } from '../core/db/audit-log.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { formatHostPort } from '../core/net.js';
 import { registryAccess } from '../core/oci/registry-access.js';
 import { newRegistry, type OpsServer, startOpsServer } from '../core/ops-server.js';
 import type { TlsMaterial } from '../core/tls.js';
-import { AuditLog } from './audit/audit-log.js';
 import { AuthService } from './auth/auth-service.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { ClusterStore } from './clusters/cluster-store.js';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
+import type { AuditLog } from '../core/db/audit-log.js';
 import type { Logger } from '../core/log.js';
-import type { AuditLog } from './audit.js';
 import type { Accounts } from './auth/accounts.js';
 import type { StoreAuth } from './auth/auth-service.js';
 import type { StoreSettings } from './config.js';
@@ -16,7 +16,7 @@ export interface StoreContext {
   log: Logger;
   database: StoreDb;
   db: Kysely<StoreDatabase>;
-  audit: AuditLog;
+  audit: AuditLog<StoreDatabase>;
   accounts: Accounts;
   auth: StoreAuth;
   blobs: BlobStore;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { AuditLog } from '../core/db/audit-log.js';
 import { WarrenError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { formatHostPort } from '../core/net.js';
-import { AuditLog } from './audit.js';
 import { Accounts } from './auth/accounts.js';
 import { StoreAuth } from './auth/auth-service.js';
 import { resolveStoreSettings, type StoreConfig, type StoreSettings } from './config.js';

@@ -1,3 +1,4 @@
+import type { AuditLogTable } from '../../core/db/audit-log.js';
 /**
  * The manager's tables, as Kysely sees them. The same schema runs on SQLite
  * and PostgreSQL, so it keeps to what both store alike: text ids made by the
@@ -131,15 +132,4 @@ export interface BlocklistTable {
   reason: string;
   created_by: string;
   created_at: string;
-}
-
-export interface AuditLogTable {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  address: string;
-  /** JSON detail, never a secret. */
-  detail: string;
 }

@@ -1,3 +1,4 @@
+import type { AuditLogTable } from '../../core/db/audit-log.js';
 /**
  * The store's tables, as Kysely sees them. Like the manager's, the same
  * schema runs on SQLite and PostgreSQL: text ids made by the application,
@@ -91,14 +92,4 @@ export interface IndexStateTable {
   id: number;
   serial: number | string;
   generation: number | string;
-}
-
-export interface AuditLogTable {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  address: string;
-  detail: string;
 }
