@@ -1,4 +1,6 @@
+import { type Static, Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
+import { afterCursor, decodeCursor, Page, PageQuery, toPage } from '../http/pagination.js';
 import type { Logger } from '../log.js';
 import { newId, nowIso } from './database.js';
 
@@ -18,6 +20,29 @@ export interface AuditLogTable {
 export interface AuditDatabase {
   audit_log: AuditLogTable;
 }
+
+/** An entry as `GET /api/v1/audit` shows it. */
+export const AuditEntryJson = Type.Object({
+  id: Type.String(),
+  at: Type.String(),
+  actor: Type.String(),
+  action: Type.String(),
+  target: Type.String(),
+  address: Type.String(),
+  detail: Type.Object({}, { additionalProperties: true }),
+});
+export const AuditPage = Page(AuditEntryJson);
+
+/** `GET /api/v1/audit` query: a page, optionally one actor or one action. */
+export const AuditQuery = (actionExample: string) =>
+  Type.Object({
+    ...PageQuery.properties,
+    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    action: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: `e.g. '${actionExample}'` }),
+    ),
+  });
+export type AuditQuery = Static<ReturnType<typeof AuditQuery>>;
 
 /** One action: who did what to which target, from where. */
 export interface AuditEntry {
@@ -62,5 +87,35 @@ export class AuditLog<DB extends AuditDatabase> {
     await this.record(entry).catch((err: unknown) => {
       this.log.warn({ err: String(err), action: entry.action }, 'could not write an audit entry');
     });
+  }
+
+  /** Entries newest first, one keyset page. */
+  async list(query: AuditQuery): Promise<Static<typeof AuditPage>> {
+    const { actor, action, limit, cursor } = query;
+    const after = decodeCursor(cursor);
+    let select = (this.db as unknown as Kysely<AuditDatabase>).selectFrom('audit_log').selectAll();
+    if (actor) select = select.where('actor', '=', actor);
+    if (action) select = select.where('action', '=', action);
+    if (after) select = select.where(afterCursor('at', 'id', '<', after));
+    const rows = await select
+      .orderBy('at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    return toPage(
+      rows,
+      limit,
+      (r) => [r.at, r.id],
+      (r) => ({ ...r, detail: parseDetail(r.detail) }),
+    );
+  }
+}
+
+function parseDetail(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }

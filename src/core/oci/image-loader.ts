@@ -16,9 +16,10 @@ import {
   MAX_MANIFEST_BYTES,
   type Platform,
   parseManifest,
-  selectPlatform,
 } from './media-types.js';
-import { type ImageReference, parseImageReference } from './reference.js';
+import { type ImageReference, isDigest, parseImageReference } from './reference.js';
+import { readBounded } from './registry-auth.js';
+import { resolveToImage } from './resolve-image.js';
 
 /**
  * Puts an image into Docker Engine through the local peer, so that Docker
@@ -197,24 +198,12 @@ class MirrorReader {
 
   async resolve(platform: Platform): Promise<ResolvedImage> {
     const ref = this.reference;
-    let { digest, manifest } = await this.manifest(ref.digest ?? ref.tag ?? 'latest', ref.digest);
-    if (manifest.kind === 'index') {
-      const chosen = selectPlatform(manifest.manifests, platform);
-      if (!chosen) {
-        const have = manifest.manifests
-          .map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}` : '?'))
-          .join(', ');
-        throw new WarrenError(
-          'PLATFORM_NOT_FOUND',
-          `${this.name()} has no ${platform.os}/${platform.architecture} image (it has: ${have || 'none'})`,
-          404,
-        );
-      }
-      ({ digest, manifest } = await this.manifest(chosen.digest, chosen.digest));
-    }
-    if (manifest.kind !== 'image') {
-      throw new WarrenError('BAD_MANIFEST', `${this.name()}: an index inside an index`, 502);
-    }
+    const { digest, manifest } = await resolveToImage(
+      (tagOrDigest) => this.manifest(tagOrDigest, isDigest(tagOrDigest) ? tagOrDigest : undefined),
+      ref.digest ?? ref.tag ?? 'latest',
+      platform,
+      this.name(),
+    );
     return {
       reference: ref,
       manifestDigest: digest,
@@ -355,15 +344,4 @@ async function loadIntoDocker(
     archive.destroy();
     await docker.destroy();
   }
-}
-
-async function readBounded(body: AsyncIterable<Buffer>, max: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw new WarrenError('TOO_LARGE', `${what} is over ${max} bytes`, 502);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

@@ -4,6 +4,7 @@ import {
   type Descriptor,
   MANIFEST_ACCEPT,
   MAX_MANIFEST_BYTES,
+  type ParsedManifest,
   type Platform,
   parseManifest,
   selectPlatform,
@@ -19,6 +20,40 @@ export interface ImageBlobs {
   manifestDigest: string;
   /** Config first, then the layers; each with its blob URL on the registry's API. */
   blobs: Array<{ digest: string; size: number; url: string }>;
+}
+
+type ImageManifest = Extract<ParsedManifest, { kind: 'image' }>;
+
+/**
+ * Follows a tag or digest to one platform's image manifest: an index is
+ * narrowed to `platform` (the error lists what it has instead), an index
+ * inside an index is refused. `fetch` gets the digest it must match, if any.
+ */
+export async function resolveToImage(
+  fetch: (tagOrDigest: string) => Promise<{ digest: string; manifest: ParsedManifest }>,
+  tagOrDigest: string,
+  platform: Platform,
+  name: string,
+): Promise<{ digest: string; manifest: ImageManifest }> {
+  let { digest, manifest } = await fetch(tagOrDigest);
+  if (manifest.kind === 'index') {
+    const chosen: Descriptor | undefined = selectPlatform(manifest.manifests, platform);
+    if (!chosen) {
+      const offered = manifest.manifests
+        .map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}` : '?'))
+        .join(', ');
+      throw new WarrenError(
+        'PLATFORM_NOT_FOUND',
+        `${name} has no ${platform.os}/${platform.architecture} image (it has: ${offered || 'none'})`,
+        404,
+      );
+    }
+    ({ digest, manifest } = await fetch(chosen.digest));
+  }
+  if (manifest.kind !== 'image') {
+    throw new WarrenError('BAD_MANIFEST', `${name}: an index inside an index is not supported`, 502);
+  }
+  return { digest, manifest };
 }
 
 /** `os/arch[/variant]`, as Docker's --platform writes it. */
@@ -91,24 +126,12 @@ export async function resolveImageBlobs(
     return { digest, manifest: parseManifest(res.body, Array.isArray(type) ? type[0] : type) };
   };
 
-  let { digest, manifest } = await fetchManifest(reference.digest ?? reference.tag ?? 'latest');
-  if (manifest.kind === 'index') {
-    const chosen: Descriptor | undefined = selectPlatform(manifest.manifests, platform);
-    if (!chosen) {
-      const offered = manifest.manifests
-        .map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}` : '?'))
-        .join(', ');
-      throw new WarrenError(
-        'PLATFORM_NOT_FOUND',
-        `image '${ref}' has no ${platform.os}/${platform.architecture} manifest (it has: ${offered})`,
-        404,
-      );
-    }
-    ({ digest, manifest } = await fetchManifest(chosen.digest));
-    if (manifest.kind === 'index') {
-      throw new WarrenError('BAD_MANIFEST', `image '${ref}': an index inside an index is not supported`, 502);
-    }
-  }
+  const { digest, manifest } = await resolveToImage(
+    fetchManifest,
+    reference.digest ?? reference.tag ?? 'latest',
+    platform,
+    `image '${ref}'`,
+  );
   return {
     reference,
     manifestDigest: digest,
