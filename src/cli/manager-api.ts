@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { WarrenError } from '../core/errors.js';
 import { expectRole } from '../core/tls.js';
+import { readApiAnswer } from './api-answer.js';
 
 /**
  * How the CLI reaches the manager's REST API. A token is a secret, so it never
@@ -124,23 +125,7 @@ export class ManagerApi {
         503,
       );
     }
-    const text = await res.body.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
-    }
-    if (res.statusCode >= 400) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const retry = res.headers['retry-after'];
-      throw new WarrenError(
-        error?.code ?? 'MANAGER_ERROR',
-        `${error?.message ?? `the manager answered ${res.statusCode}`}${retry ? ` (retry after ${retry} s)` : ''}`,
-        res.statusCode,
-      );
-    }
-    return parsed as T;
+    return (await readApiAnswer(res, 'manager')) as T;
   }
 
   async close(): Promise<void> {

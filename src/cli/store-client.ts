@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import { WarrenError } from '../core/errors.js';
 import { readSmallFile } from '../core/release/keys.js';
 import { expectRole } from '../core/tls.js';
+import { readApiAnswer } from './api-answer.js';
 
 /**
  * How the CLI reaches a store (`warren app publish|fetch|rotate-key`,
@@ -145,22 +146,7 @@ export class StoreClient {
     }
   }
 
-  private async answer(res: Awaited<ReturnType<typeof request>>): Promise<unknown> {
-    const text = await res.body.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
-    }
-    if (res.statusCode >= 400) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new WarrenError(
-        error?.code ?? 'STORE_ERROR',
-        error?.message ?? `the store answered ${res.statusCode}`,
-        res.statusCode,
-      );
-    }
-    return parsed;
+  private answer(res: Awaited<ReturnType<typeof request>>): Promise<unknown> {
+    return readApiAnswer(res, 'store');
   }
 }
