@@ -142,15 +142,21 @@ export function registerAppPublishCommands(app: Command): void {
 }
 
 async function fetchRelease(spec: string, flags: FetchFlags) {
-  const [{ readPublicKeyFile, keyId }, index_, signature, { validateRelease }, { compareSemver }, types] =
-    await Promise.all([
-      import('../../core/release/keys.js'),
-      import('../../core/release/store-index.js'),
-      import('../../core/release/signature.js'),
-      import('../../core/release/validate.js'),
-      import('../../core/release/semver.js'),
-      import('../../core/release/types.js'),
-    ]);
+  const [
+    { readPublicKeyFile, keyId },
+    index_,
+    signature,
+    { verifyFetchedRelease },
+    { compareSemver },
+    types,
+  ] = await Promise.all([
+    import('../../core/release/keys.js'),
+    import('../../core/release/store-index.js'),
+    import('../../core/release/signature.js'),
+    import('../../core/release/fetched.js'),
+    import('../../core/release/semver.js'),
+    import('../../core/release/types.js'),
+  ]);
   const [appId, wanted] = spec.split('@', 2) as [string, string | undefined];
   const pinned = await readPublicKeyFile(flags.storeKey);
   const seen = existsSync(flags.state)
@@ -180,23 +186,25 @@ async function fetchRelease(spec: string, flags: FetchFlags) {
       `/releases/sha256:${listed.sha256}`,
       types.DEFAULT_RELEASE_LIMITS.maxZipBytes,
     );
-    const { app: entry } = index_.releaseInIndex(verified.index, { appId, version, sha256: zip.sha256 });
+    // Refused before anything is written when the index does not list these bytes.
+    index_.releaseInIndex(verified.index, { appId, version, sha256: zip.sha256 });
     await mkdir(flags.out, { recursive: true });
     const zipPath = join(flags.out, `${appId}-${version}.zip`);
     await writeAtomically(zipPath, zip.bytes);
     try {
-      const release = await validateRelease(zipPath);
       const sigBytes = await client.fetchBytes(
         `/releases/sha256:${listed.sha256}.sig`,
         signature.MAX_SIGNATURE_FILE,
       );
-      const sig = signature.parseSignature(sigBytes.bytes.toString('utf8'), 'signature');
-      const checked = signature.verifyReleaseSignature(sig, {
-        sha256: release.sha256,
-        appId: release.manifest.id,
-        version: release.manifest.version,
-        publicKey: Buffer.from(entry.maintainer_key, 'base64'),
+      // The same checks every cloud instance makes (core/release/fetched.ts).
+      const { release, signature: checked } = await verifyFetchedRelease(verified.index, {
+        appId,
+        version,
+        zipPath,
+        sha256: zip.sha256,
+        signatureText: sigBytes.bytes.toString('utf8'),
       });
+      const sig = signature.parseSignature(sigBytes.bytes.toString('utf8'), 'signature');
       await writeAtomically(`${zipPath}.sig`, signature.formatSignature(sig));
       return {
         ok: true,

@@ -56,3 +56,33 @@ test('refuses bad fields, naming the key', () => {
   assert.equal(refusal({ extra: 1 }), 'app.yml: "extra"');
   assert.throws(() => parseManifest(['id']), ReleaseError);
 });
+
+test('resources: memory in Docker units, cpus and pids', () => {
+  const parse = (resources: unknown) => parseManifest({ ...valid, resources }).resources;
+  assert.deepEqual(parse({ memory: '256m', cpus: 0.5, pids: 256 }), {
+    memoryBytes: 256 * 1024 * 1024,
+    cpus: 0.5,
+    pids: 256,
+  });
+  assert.deepEqual(parse({ memory: 268435456 }), { memoryBytes: 268435456 });
+  assert.deepEqual(parse({ memory: '1.5G' }), { memoryBytes: 1.5 * 1024 ** 3 });
+  assert.deepEqual(parse({ memory: '512MiB' }), { memoryBytes: 512 * 1024 ** 2 });
+  assert.deepEqual(parse({ memory: '64 mb' }), { memoryBytes: 64 * 1024 ** 2 });
+  assert.deepEqual(parse({}), {});
+  assert.equal(parseManifest(valid).resources, undefined);
+});
+
+test('resources: refuses what Docker would not take, naming the key', () => {
+  assert.equal(refusal({ resources: { memory: '5m' } }), 'app.yml: resources.memory');
+  assert.equal(refusal({ resources: { memory: '256x' } }), 'app.yml: resources.memory');
+  assert.equal(refusal({ resources: { memory: '-1m' } }), 'app.yml: resources.memory');
+  assert.equal(refusal({ resources: { memory: 1.5 } }), 'app.yml: resources.memory');
+  assert.equal(refusal({ resources: { cpus: 0 } }), 'app.yml: resources.cpus');
+  assert.equal(refusal({ resources: { cpus: 0.005 } }), 'app.yml: resources.cpus');
+  assert.equal(refusal({ resources: { cpus: 300 } }), 'app.yml: resources.cpus');
+  assert.equal(refusal({ resources: { cpus: '1' } }), 'app.yml: resources.cpus');
+  assert.equal(refusal({ resources: { pids: 0 } }), 'app.yml: resources.pids');
+  assert.equal(refusal({ resources: { pids: 2.5 } }), 'app.yml: resources.pids');
+  assert.equal(refusal({ resources: { disk: '1g' } }), 'app.yml: resources.disk');
+  assert.equal(refusal({ resources: 'lots' }), 'app.yml: resources');
+});

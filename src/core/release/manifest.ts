@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { APP_YML, ICON_NAMES } from './paths.js';
 import { isSemver } from './semver.js';
-import { type AppManifest, ReleaseError } from './types.js';
+import { type AppManifest, type AppResources, ReleaseError } from './types.js';
 
 /**
  * `app.yml`, the release's manifest. Its keys are snake_case, like the
@@ -18,6 +18,10 @@ import { type AppManifest, ReleaseError } from './types.js';
  *   url_path: /
  *   health_check_path: /healthz
  *   icon: icon.svg                 # optional: icon.png or icon.svg, in the zip
+ *   resources:                     # optional, per container; clamped to the instance's caps
+ *     memory: 256m                 # bytes, or a number with k/m/g (binary, like Docker's): >= 6m
+ *     cpus: 0.5                    # 0.01..256
+ *     pids: 256                    # 1..65536
  *
  * Pure: no I/O.
  */
@@ -29,6 +33,11 @@ export const SERVICE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
 const URL_PATH_PATTERN = "^/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+/?)*$";
 const ONE_LINE_TEXT = '^[^\\u0000-\\u001f\\u007f]*$';
 const TEXT = '^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]*$';
+/** Docker's memory grammar (binary units, case-insensitive): 268435456, 256m, 256MB, 1.5g, 512KiB. */
+const MEMORY_PATTERN = /^([0-9]{1,15}(?:\.[0-9]{1,6})?) ?(?:b|([kmgt])(?:i?b)?)?$/i;
+const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** Docker refuses a memory limit below 6 MiB. */
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 
 const ManifestSchema = Type.Object(
   {
@@ -42,6 +51,16 @@ const ManifestSchema = Type.Object(
     url_path: Type.String({ maxLength: 200, pattern: URL_PATH_PATTERN }),
     health_check_path: Type.String({ maxLength: 200, pattern: URL_PATH_PATTERN }),
     icon: Type.Optional(Type.Union(ICON_NAMES.map((name) => Type.Literal(name)))),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          memory: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })])),
+          cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256 })),
+          pids: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -96,5 +115,48 @@ export function parseManifest(document: unknown): AppManifest {
     urlPath: doc.url_path,
     healthCheckPath: doc.health_check_path,
     ...(doc.icon !== undefined ? { icon: doc.icon } : {}),
+    ...(doc.resources !== undefined ? { resources: parseResources(doc.resources) } : {}),
   };
+}
+
+function parseResources(doc: NonNullable<ManifestDocument['resources']>): AppResources {
+  const resources: AppResources = {};
+  if (doc.memory !== undefined) {
+    const bytes = memoryBytes(doc.memory);
+    if (Number.isNaN(bytes)) {
+      throw new ReleaseError(
+        'MANIFEST_INVALID',
+        `${APP_YML}: resources.memory`,
+        `${JSON.stringify(doc.memory)} is not a size like 256m, 1g or a number of bytes`,
+      );
+    }
+    if (bytes < MIN_MEMORY_BYTES || bytes > 2 ** 50) {
+      throw new ReleaseError(
+        'MANIFEST_INVALID',
+        `${APP_YML}: resources.memory`,
+        `${JSON.stringify(doc.memory)} is outside 6m..1p (Docker refuses less than 6 MiB)`,
+      );
+    }
+    resources.memoryBytes = bytes;
+  }
+  if (doc.cpus !== undefined) {
+    if (Math.round(doc.cpus * 100) !== doc.cpus * 100 || doc.cpus < 0.01) {
+      throw new ReleaseError(
+        'MANIFEST_INVALID',
+        `${APP_YML}: resources.cpus`,
+        `${doc.cpus} must be a multiple of 0.01 (at least 0.01)`,
+      );
+    }
+    resources.cpus = doc.cpus;
+  }
+  if (doc.pids !== undefined) resources.pids = doc.pids;
+  return resources;
+}
+
+/** Bytes from Docker's memory grammar (binary units: 1k = 1024), or a whole number of bytes; NaN if neither. */
+export function memoryBytes(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const match = MEMORY_PATTERN.exec(value);
+  if (!match) return Number.NaN;
+  return Math.floor(Number(match[1]) * MEMORY_UNITS[(match[2] ?? '').toLowerCase()]!);
 }

@@ -53,6 +53,18 @@ export interface AppManifest {
   healthCheckPath: string;
   /** Entry name of the icon in the zip ('icon.png' or 'icon.svg'), if any. */
   icon?: string;
+  /** What each container asks for (app.yml `resources`); the instance clamps it to the admin's caps. */
+  resources?: AppResources;
+}
+
+/** Per-container resource requests; absent fields mean "the instance's cap". */
+export interface AppResources {
+  /** Bytes of memory (at least 6 MiB, Docker's minimum). */
+  memoryBytes?: number;
+  /** CPUs, e.g. 0.5. */
+  cpus?: number;
+  /** Processes. */
+  pids?: number;
 }
 
 /** What a valid release holds, once every check passed. */
