@@ -1,6 +1,6 @@
 /**
  * The cloud's gateway (issue 6) beside nginx, in one run: the same small
- * page from one upstream (Debian's busybox httpd), measured with wrk through
+ * page from one upstream, measured with wrk (HTTPS, keep-alive) through
  *
  *   (i)  Warren's Gateway: TLS, Host routing, the app-cookie check through a
  *        gate whose visitor() is an in-memory map lookup (the real cache's
@@ -8,12 +8,20 @@
  *   (ii) nginx with the same certificate and TLS protocols, proxying to the
  *        same upstream (keep-alive upstream block, the same X-Forwarded-*).
  *
- * Also the upstream straight (plain HTTP), as a reference. Rounds alternate
- * Warren and nginx; medians are reported.
+ * and the upstream straight (plain HTTP) as a reference. Rounds alternate
+ * Warren and nginx; medians are reported. Each row is UPSTREAM:CONNECTIONS:
+ *   container  Debian's busybox httpd in a container of a private dockerd
+ *              (image FROM scratch; host network, so all traffic stays on
+ *              loopback). busybox httpd forks per connection and closes each
+ *              one, and listens with a backlog of 9: at 32 connections SYNs
+ *              overflow it and wait out the 1 s retransmit, on every path.
+ *   busybox    the same httpd as a plain process (no Docker needed);
+ *   nginx      a plain-HTTP nginx serving the file with keep-alive, where the
+ *              proxies' own cost shows most.
  *
- * Run: node --import tsx bench/gateway.ts [--rounds 3] [--duration 10] [--connections 32] [--threads 2]
+ * Run: node --import tsx bench/gateway.ts [--rows container:32,container:8,nginx:32] [--rounds 3] [--duration 10] [--threads 2]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -22,25 +30,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Gateway } from '../src/cloud/gateway/gateway.js';
 import type { AppRoute, AppVisitor } from '../src/cloud/gateway/types.js';
+import { buildBusyboxImage } from '../test/cloud/helpers-docker.js';
+import { type Dockerd, startDockerd } from '../test/helpers/docker.js';
 import { freePort } from '../test/helpers/registry.js';
+import { findCommand } from '../test/helpers/skip.js';
 import { makeTestCa } from '../test/helpers/tls.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
 import { NGINX_BIN, startNginx } from './lib/nginx.js';
 import { formatRatio, median } from './lib/stats.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
 
+const dockerHere = process.getuid?.() === 0 && findCommand('dockerd') !== undefined;
 const { values } = parseArgs({
   options: {
+    rows: {
+      type: 'string',
+      default: `${dockerHere ? 'container' : 'busybox'}:32,${dockerHere ? 'container' : 'busybox'}:8,nginx:32`,
+    },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '32' },
     threads: { type: 'string', default: '2' },
-    upstream: { type: 'string', default: 'both' },
   },
 });
 const rounds = Number(values.rounds);
 const durationS = Number(values.duration);
-const connections = Number(values.connections);
 const threads = Number(values.threads);
 const DOMAIN = 'cloud.test';
 const APP = 'notes';
@@ -126,7 +139,6 @@ http {
 const fmt = (r: WrkResult) =>
   `${Math.round(r.requestsPerSecond)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`;
 
-/** One proxy configuration's medians. */
 interface Medians {
   rps: number;
   p50: number;
@@ -143,12 +155,15 @@ function medians(results: WrkResult[]): Medians {
   };
 }
 
-/** Warren's gateway and nginx in front of the upstream on `upstreamPort`, `rounds` times each. */
-async function measure(
-  label: string,
-  upstreamPort: number,
-  tls: { cert: string; key: string; certFile: string; keyFile: string },
-) {
+interface Tls {
+  cert: string;
+  key: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** Warren's gateway and nginx in front of the upstream on `upstreamPort`, `rounds` times each, at `connections`. */
+async function measure(label: string, upstreamPort: number, connections: number, tls: Tls) {
   // The gate's fast path is a map lookup, like the real cache's.
   const cookieValue = randomBytes(32).toString('base64url');
   const sessions = new Map<string, { appId: string; visitor: AppVisitor }>([
@@ -175,7 +190,7 @@ async function measure(
   const warrenPort = gateway.address.https.port;
 
   const nginxPort = await freePort();
-  const nginxDir = join(dir, `nginx-${label}`);
+  const nginxDir = join(dir, `nginx-${label}-${connections}`);
   mkdirSync(join(nginxDir, 'tmp'), { recursive: true });
   writeFileSync(
     join(nginxDir, 'nginx.conf'),
@@ -201,7 +216,7 @@ async function measure(
       headers: { Host: `${host}:${port}`, Cookie: `__Host-warren-app=${cookieValue}; theme=dark` },
       scratchDir: dir,
     });
-  // Warm-up (JIT, upstream sockets), and a check that both answer 200.
+  // Warm-up (JIT, upstream connections), and a check that both answer 200.
   for (const port of [warrenPort, nginxPort]) {
     const warm = await run(port, 2);
     if (warm.errors > warm.requests / 100)
@@ -215,7 +230,7 @@ async function measure(
     for (const which of order) {
       const result = await run(which === 'warren' ? warrenPort : nginxPort);
       (which === 'warren' ? warren : nginx).push(result);
-      console.log(`${label} round ${round} ${which}: ${fmt(result)}`);
+      console.log(`${label} c${connections} round ${round} ${which}: ${fmt(result)}`);
     }
     const plain = await runWrk({
       url: `http://127.0.0.1:${upstreamPort}/index.html`,
@@ -225,13 +240,55 @@ async function measure(
       scratchDir: dir,
     });
     direct.push(plain);
-    console.log(`${label} round ${round} upstream direct: ${fmt(plain)}`);
+    console.log(`${label} c${connections} round ${round} upstream direct: ${fmt(plain)}`);
   }
   await gateway.stop();
   proxy.kill('SIGQUIT');
   return { warren: medians(warren), nginx: medians(nginx), direct: medians(direct) };
 }
 
+/** Starts an upstream serving `www` on a loopback port. */
+async function startUpstream(kind: string, www: string): Promise<{ port: number; stop(): Promise<void> }> {
+  if (kind === 'busybox') {
+    const port = await freePort();
+    const child = start('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', www]);
+    await waitForPort(port);
+    return { port, stop: async () => void child.kill('SIGTERM') };
+  }
+  if (kind === 'nginx') {
+    const origin = await startNginx({ root: www });
+    return { port: origin.port, stop: () => origin.stop() };
+  }
+  if (kind === 'container') {
+    dockerd ??= await startDockerd(join(dir, 'dockerd'));
+    await buildBusyboxImage(dockerd, dir);
+    const port = await freePort();
+    const started = await dockerd.docker([
+      'run',
+      '-d',
+      '--network',
+      'host',
+      '--read-only',
+      '-v',
+      `${www}:/www:ro`,
+      'warren-test/busybox:1',
+      '/bin/busybox',
+      'httpd',
+      '-f',
+      '-p',
+      `127.0.0.1:${port}`,
+      '-h',
+      '/www',
+    ]);
+    if (started.code !== 0) throw new Error(`docker run failed: ${started.stderr}`);
+    const id = started.stdout.trim();
+    await waitForPort(port);
+    return { port, stop: async () => void (await dockerd!.docker(['rm', '-f', id])) };
+  }
+  throw new Error(`unknown upstream '${kind}' (container, busybox or nginx)`);
+}
+
+let dockerd: Dockerd | undefined;
 try {
   // The page: a small HTML document, as an app's start page would be.
   const www = join(dir, 'www');
@@ -243,57 +300,44 @@ try {
   const pageBytes = readFileSync(join(www, 'index.html')).length;
   const ca = await makeTestCa(dir);
   const issued = await ca.issue('cloud', 'bench-gateway', { hosts: [DOMAIN, `*.${DOMAIN}`] });
-  const tls = {
+  const tls: Tls = {
     cert: issued.material.cert,
     key: issued.material.key,
     certFile: join(issued.dir, 'tls.crt'),
     keyFile: join(issued.dir, 'tls.key'),
   };
   console.log(
-    `page ${pageBytes} B; wrk -t${threads} -c${connections} -d${durationS}s --latency; ${rounds} rounds`,
+    `page ${pageBytes} B; wrk -t${threads} -cN -d${durationS}s --latency; ${rounds} rounds; rows ${values.rows}`,
   );
-
   const rows: string[] = [];
-  const upstreams = values.upstream === 'both' ? ['busybox', 'nginx'] : [values.upstream];
-  for (const kind of upstreams) {
-    let port: number;
-    let stopUpstream: () => Promise<void>;
-    if (kind === 'busybox') {
-      // Debian's busybox httpd: a process per connection, no keep-alive (like a small app container).
-      port = await freePort();
-      const child = start('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', www]);
-      await waitForPort(port);
-      stopUpstream = async () => {
-        child.kill('SIGTERM');
-      };
-    } else if (kind === 'nginx') {
-      // A keep-alive upstream (plain-HTTP nginx serving the same file): the proxies' own cost shows.
-      const origin = await startNginx({ root: www });
-      port = origin.port;
-      stopUpstream = () => origin.stop();
-    } else {
-      throw new Error(`--upstream must be busybox, nginx or both, not ${kind}`);
-    }
-    const m = await measure(kind, port, tls);
-    await stopUpstream();
+  for (const spec of values.rows.split(',')) {
+    const [kind = '', c = '32'] = spec.split(':');
+    const upstream = await startUpstream(kind, www);
+    const m = await measure(kind, upstream.port, Number(c), tls);
+    await upstream.stop();
     const ratio = m.warren.rps / m.nginx.rps;
     const added = m.warren.p99 - m.nginx.p99;
     const cell = (x: Medians) =>
-      `${Math.round(x.rps)} req/s, p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms`;
+      `${Math.round(x.rps)} req/s, p50 ${x.p50.toFixed(2)}, p99 ${x.p99.toFixed(2)} ms`;
     rows.push(
-      `| ${kind === 'busybox' ? 'busybox httpd (no keep-alive)' : 'nginx static (keep-alive)'} | ${cell(m.warren)} | ${cell(m.nginx)} | ${cell(m.direct)} | **${formatRatio(ratio)}** | **${added.toFixed(2)} ms** | ${m.warren.errors + m.nginx.errors} |`,
+      `| ${kind} | ${c} | ${cell(m.warren)} | ${cell(m.nginx)} | ${cell(m.direct)} | **${formatRatio(ratio)}** | **${added.toFixed(2)} ms** | ${m.warren.errors}/${m.nginx.errors} |`,
     );
     console.log(
-      `${kind}: throughput Warren/nginx ${formatRatio(ratio)} (target ≥ 0.70×: ${ratio >= 0.7 ? 'met' : 'MISSED'}); ` +
+      `${kind} c${c}: throughput Warren/nginx ${formatRatio(ratio)} (target ≥ 0.70×: ${ratio >= 0.7 ? 'met' : 'MISSED'}); ` +
         `added p99 ${added.toFixed(2)} ms (target ≤ 1 ms: ${added <= 1 ? 'met' : 'MISSED'})`,
     );
   }
   console.log(
-    '\n| upstream | Warren gateway (TLS, app cookie) | nginx (TLS, proxy) | upstream direct (HTTP) | req/s Warren/nginx | added p99 | errors |',
+    '\n| upstream | conns | Warren gateway (TLS, app cookie) | nginx (TLS, proxy) | upstream direct (HTTP) | req/s Warren/nginx | added p99 | errors W/n |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 } finally {
+  if (dockerd) {
+    await dockerd.stop();
+    // dockerd leaves its default network namespace mounted in its exec root.
+    spawnSync('umount', [join(dir, 'dockerd', 'exec', 'netns', 'default')], { stdio: 'ignore' });
+  }
   for (const child of children) child.kill('SIGTERM');
   await sleep(200);
   for (const child of children) child.kill('SIGKILL');

@@ -12,7 +12,13 @@ import { runWrk } from './lib/wrk.js';
 const dir = '/tmp/gw/run-' + process.pid;
 mkdirSync(join(dir, 'www'), { recursive: true });
 writeFileSync(join(dir, 'www/index.html'), `<!doctype html><html><body>${'<p>Lorem ipsum dolor sit amet.</p>'.repeat(20)}</body></html>\n`);
-const origin = await startNginx({ root: join(dir, 'www') });
+let origin: { port: number; stop(): Promise<void> };
+if (process.env.ORIGIN === 'busybox') {
+  const port = 20000 + (process.pid % 10000);
+  const bb = spawn('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', join(dir, 'www')], { stdio: 'ignore' });
+  await new Promise((ok) => setTimeout(ok, 300));
+  origin = { port, stop: async () => { bb.kill(); } };
+} else origin = await startNginx({ root: join(dir, 'www') });
 const ca = await makeTestCa(dir);
 const issued = await ca.issue('cloud', 'b', { hosts: ['cloud.test', '*.cloud.test'] });
 const sessions = new Map([['c00kie', { appId: 'notes', visitor: { userId: 'u', userName: 'alice' } }]]);
@@ -41,9 +47,9 @@ const run = async (port: number, pid?: number) => {
   const c0 = process.cpuUsage(); const t0 = pid ? ticks(pid) : 0;
   const r = await runWrk({ url: `https://127.0.0.1:${port}/index.html`, durationS: secs, connections: 32, threads: 2, headers: { Host: `notes.cloud.test:${port}`, Cookie: '__Host-warren-app=c00kie; theme=dark' }, scratchDir: dir });
   const c = process.cpuUsage(c0); const cpu = pid ? ticks(pid) - t0 : c.user + c.system;
-  return `${Math.round(r.requestsPerSecond)} req/s p50 ${r.p50Ms} p99 ${r.p99Ms} errors ${r.errors} cpu/req ${(cpu / r.requests).toFixed(1)} µs`;
+  return `${Math.round(r.requestsPerSecond)} req/s p50 ${r.p50Ms} p99 ${r.p99Ms} errors ${r.errors} cpu/req ${(cpu / r.requests).toFixed(1)} µs` + (pid ? "" : ` (user ${(c.user / r.requests).toFixed(1)}, sys ${(c.system / r.requests).toFixed(1)})`);
 };
-await run(wport); await run(nport, ng.pid);
+await run(wport); if (!process.env.ONLY) await run(nport, ng.pid);
 for (let i = 0; i < Number(process.env.ROUNDS ?? 3); i++) {
   console.log('warren', await run(wport));
   if (!process.env.ONLY) console.log('nginx ', await run(nport, ng.pid));

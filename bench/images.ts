@@ -29,7 +29,7 @@ import { startDockerd } from '../test/helpers/docker.js';
 import { killAll } from '../test/helpers/processes.js';
 import { freePort, pushImage, startRegistry, startRegistryFront } from '../test/helpers/registry.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
-import { buildOciImage, type LayerFile } from '../test/images/oci-layout.js';
+import { buildOciImage, type LayerFile } from '../src/core/oci/oci-layout.js';
 import { formatMiB, formatRatio, median } from './lib/stats.js';
 
 const MIB = 1024 * 1024;

@@ -13,6 +13,7 @@ import { registerManagerCommand } from './commands/manager.js';
 import { registerPeerCommand } from './commands/peer.js';
 import { registerPreheatCommand } from './commands/preheat.js';
 import { registerSchedulerCommand } from './commands/scheduler.js';
+import { registerCloudCommand } from './commands/cloud.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerTaskCommands } from './commands/task.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -46,6 +47,7 @@ registerTokenCommands(program);
 registerClusterCommands(program);
 registerAppCommands(program);
 registerStoreCommands(program);
+registerCloudCommand(program);
 registerUpCommand(program);
 
 try {

@@ -28,7 +28,7 @@ export const CloudConfigSchema = Type.Object({
     'folder for the SQLite file, certificates, release zips, the instance secret',
   ),
   domain: Text(
-    'localhost',
+    'warren.localhost',
     'the console is https://<domain>, each app https://<app>.<domain> (a wildcard DNS record points both here)',
   ),
   listen: Text('0.0.0.0:443', 'host:port of the HTTPS gateway (console and apps)'),

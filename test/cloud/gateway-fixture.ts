@@ -98,6 +98,12 @@ export async function startUpstream(): Promise<{
       };
       seen.push(record);
       if (req.url === '/hang') return;
+      if (req.url === '/stall') {
+        // Headers and part of the body, then silence.
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 100 });
+        res.write('partial');
+        return;
+      }
       if (req.url === '/set-cookies') {
         res.setHeader('set-cookie', [
           'theme=dark; Path=/; Secure',

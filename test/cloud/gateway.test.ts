@@ -24,6 +24,7 @@ before(async () => {
   env = await startGateway(tempDir('warren-gateway-'), {
     upstreamResponseTimeoutMs: 800,
     upstreamConnectTimeoutMs: 800,
+    upstreamIdleTimeoutMs: 800,
     maxBodyBytes: MAX_BODY,
   });
   upstream = await startUpstream();
@@ -216,7 +217,17 @@ test('bodies stream both ways unchanged; a body over the limit gets 413 and does
     assert.equal(tooBig.status, 413);
   });
   assert.deepEqual(refused, []);
-  // Chunked (no Content-Length): counted while streaming, cut past the limit.
+  // Chunked (no Content-Length), under the limit: passed on whole, framed as chunked.
+  const small = randomBytes(1000);
+  const chunkedOk = await get(notes, '/upload', {
+    method: 'POST',
+    body: small,
+    headers: { cookie: cookie(notesCookie), 'transfer-encoding': 'chunked' },
+  });
+  const seenChunked = JSON.parse(chunkedOk.text) as Seen;
+  assert.equal(seenChunked.bodySha256, createHash('sha256').update(small).digest('hex'));
+  assert.deepEqual(rawValues(seenChunked.rawHeaders, 'transfer-encoding'), ['chunked']);
+  // Chunked, past the limit: counted while streaming and cut.
   const chunked = await get(notes, '/upload', {
     method: 'POST',
     body: randomBytes(MAX_BODY * 2),
@@ -269,6 +280,17 @@ test('a dead upstream gets 502 quickly; one that never answers 504 after the res
     'one JSON line per error',
   );
   assert.ok(!env.logLines.join('').includes(notesCookie));
+});
+
+test('a response the app stops sending midway is cut after the idle timeout, not held open', async () => {
+  const started = performance.now();
+  const outcome = await get(notes, '/stall', { headers: { cookie: cookie(notesCookie) } }).then(
+    (answer) => `status ${answer.status}, ${answer.body.length} bytes`,
+    (err: Error) => `error ${err.message}`,
+  );
+  const took = performance.now() - started;
+  assert.match(outcome, /^error/, outcome);
+  assert.ok(took >= 700 && took < 3000, `cut after ${Math.round(took)} ms`);
 });
 
 test('oversize request headers get 431', async () => {

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { ZipFile } from 'yazl';
 import type { InstallHooks } from '../../src/cloud/apps/install-steps.js';
 import { createLogger, type Logger, silentLogger } from '../../src/core/log.js';
+import { type BuiltImage, buildOciImage } from '../../src/core/oci/oci-layout.js';
 import type { MaintainerKeyPair } from '../../src/core/release/keys.js';
 import { packRelease } from '../../src/core/release/pack.js';
 import { formatSignature, signRelease } from '../../src/core/release/signature.js';
@@ -34,7 +35,6 @@ import {
 } from '../helpers/store.js';
 import { makeTestCa } from '../helpers/tls.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type BuiltImage, buildOciImage } from '../images/oci-layout.js';
 import { openTestCloud, type TestCloud } from './helpers-stack-cloud.js';
 
 /*

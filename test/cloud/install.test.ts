@@ -207,6 +207,7 @@ describe('installing an app through the peer', { skip, timeout: 600_000 }, () =>
     const res = await request(`${address}/api/v1/apps/${APP_ID}/logs?follow=true&tail=0`, {
       headers: { cookie: cloud.admin.cookie },
       signal: controller.signal,
+      headersTimeout: 15_000,
     });
     assert.equal(res.statusCode, 200);
     const stream = cloud.logStreams.at(-1)!;
@@ -216,12 +217,12 @@ describe('installing an app through the peer', { skip, timeout: 600_000 }, () =>
     const reading = (async () => {
       for await (const chunk of res.body) {
         seen += chunk.toString();
-        if (/url:\//.test(seen)) return;
+        if (/response:200/.test(seen)) return;
       }
     })();
     if (route?.kind === 'running') await httpGet(route.host, route.port);
     await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-    assert.match(seen, /url:\//, 'a visit to the app shows up in the followed log');
+    assert.match(seen, /response:200/, 'a visit to the app shows up in the followed log');
     controller.abort();
     await reading.catch(() => {});
     await eventually(

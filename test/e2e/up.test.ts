@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { parsePublicKeyLine } from '../../src/core/release/keys.js';
 import { verifyIndex } from '../../src/core/release/store-index.js';
+import { fetchVia } from '../cloud/gateway-fixture.js';
 import { makeRandomFile, sha256File } from '../helpers/files.js';
 import { type Origin, startOrigin } from '../helpers/origin.js';
 import { kill, killAll, runWarren, spawnWarren, stdoutLinesOf, waitForLine } from '../helpers/processes.js';
@@ -125,6 +126,60 @@ describe('warren up', () => {
       await storeAgent.close();
     }
     assert.ok(stdoutLinesOf(up).some((l) => /store admin 'admin', one-time password/.test(l)));
+
+    // The cloud: console at https://warren.localhost:9443 on its self-signed wildcard
+    // certificate; its admin's one-time password must be changed first; its
+    // store page lists the sample app from the index it verified.
+    const cloudPassword = stdoutLinesOf(up)
+      .map((l) => /cloud admin 'admin', one-time password (\S+)/.exec(l)?.[1])
+      .find(Boolean);
+    assert.ok(cloudPassword, 'the cloud printed its admin password');
+    const cloudCert = readFileSync(join(data, 'cloud', 'certs', 'active.crt'), 'utf8');
+    const consoleOrigin = 'https://warren.localhost:9443';
+    const cloudCall = async (method: string, path: string, body?: unknown, session?: string[]) => {
+      const answer = await fetchVia(9443, cloudCert, 'warren.localhost', path, {
+        method,
+        headers: {
+          origin: consoleOrigin,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(session ? { cookie: session[0]!, 'x-csrf-token': session[1]! } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      // biome-ignore lint/suspicious/noExplicitAny: the test reads arbitrary JSON answers
+      let json: any;
+      try {
+        json = JSON.parse(answer.text);
+      } catch {}
+      return { ...answer, json };
+    };
+    const page = await cloudCall('GET', '/');
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<div id="root">/);
+    const signIn = async (password: string) => {
+      const answer = await cloudCall('POST', '/api/v1/login', { name: 'admin', password });
+      assert.equal(answer.status, 200, answer.text);
+      return {
+        answer,
+        session: [String(answer.headers['set-cookie']).split(';')[0]!, String(answer.json.csrf_token)],
+      };
+    };
+    const first = await signIn(cloudPassword);
+    assert.equal(first.answer.json.user.must_change_password, true);
+    const changed = await cloudCall(
+      'POST',
+      '/api/v1/me/password',
+      { current_password: cloudPassword, new_password: 'a-new-cloud-admin-password' },
+      first.session,
+    );
+    assert.equal(changed.status, 204, changed.text);
+    const { session } = await signIn('a-new-cloud-admin-password');
+    const storeApps = await cloudCall('GET', '/api/v1/store/apps', undefined, session);
+    assert.equal(storeApps.status, 200, storeApps.text);
+    assert.deepEqual(
+      (storeApps.json.apps as Array<{ id: string; official: boolean }>).map((a) => [a.id, a.official]),
+      [['hello', true]],
+    );
 
     // A second start on the same data: same CA, certificates kept, no new password.
     await kill(up);

@@ -19,7 +19,7 @@ import {
 } from '../helpers/registry.js';
 import { requireCommand } from '../helpers/skip.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { type BuiltImage, buildOciImage } from './oci-layout.js';
+import { type BuiltImage, buildOciImage } from '../../src/core/oci/oci-layout.js';
 
 const MIB = 1024 * 1024;
 const skip = requireCommand('docker-registry') ?? requireCommand('skopeo') ?? requireCommand('htpasswd');

@@ -20,7 +20,7 @@ import {
 } from '../helpers/registry.js';
 import { requireCommand, requireRoot } from '../helpers/skip.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { type BuiltImage, buildOciImage, type LayerFile } from './oci-layout.js';
+import { type BuiltImage, buildOciImage, type LayerFile } from '../../src/core/oci/oci-layout.js';
 
 const MIB = 1024 * 1024;
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

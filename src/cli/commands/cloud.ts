@@ -35,7 +35,10 @@ export function registerCloudCommand(program: Command): void {
     .option('--listen <addr>', 'HTTPS address (host:port)')
     .option('--http-listen <addr>', "HTTP address that redirects to HTTPS ('' = none)")
     .option('--public-port <port>', 'the HTTPS port browsers use')
-    .option('--database <url>', 'postgres://user@host:port/db (password: database.passwordFile); default SQLite')
+    .option(
+      '--database <url>',
+      'postgres://user@host:port/db (password: database.passwordFile); default SQLite',
+    )
     .option('--store <url>', 'the App Store, https://host:port')
     .option('--store-ca <file>', "CA certificate that signed the store's")
     .option('--store-key <file>', "the store's public key file (the index must be signed with it)")

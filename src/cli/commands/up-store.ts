@@ -8,7 +8,7 @@ import type { Store } from '../../store/store.js';
 
 /** The demo maintainer `warren up` makes, and the sample app it publishes. */
 export const DEMO_MAINTAINER = 'demo';
-export const SAMPLE_APP = { id: 'hello', version: '1.0.0', image: 'warren-sample/hello:1.0.0' };
+export const SAMPLE_APP = { id: 'hello', version: '1.0.0' };
 
 /**
  * `warren up`'s store: HTTPS with a certificate from the manager's CA (role
@@ -24,6 +24,8 @@ export async function startUpStore(options: {
   manager: Manager;
   logLevel: string;
   log: Logger;
+  /** The sample app's image reference (up-sample-registry.ts serves it). */
+  sampleImage: string;
 }): Promise<Store> {
   const [{ loadConfig }, tls, { StoreConfigSchema }, { Store }] = await Promise.all([
     import('../../core/config.js'),
@@ -55,7 +57,8 @@ export async function startUpStore(options: {
     logger: options.log,
   });
   await store.start();
-  if (!(await store.ctx.accounts.byName(DEMO_MAINTAINER))) await publishSample(store, dir);
+  if (!(await store.ctx.accounts.byName(DEMO_MAINTAINER)))
+    await publishSample(store, dir, options.sampleImage);
   return store;
 }
 
@@ -73,7 +76,7 @@ function certificateStillGood(path: string, caPem: string): boolean {
   );
 }
 
-async function publishSample(store: Store, dir: string): Promise<void> {
+async function publishSample(store: Store, dir: string, image: string): Promise<void> {
   const [
     { generateMaintainerKey, readPrivateKey, writeKeyPair },
     { newOneTimePassword },
@@ -121,7 +124,17 @@ async function publishSample(store: Store, dir: string): Promise<void> {
       '',
     ].join('\n'),
   );
-  await writeFile(join(src, 'docker-compose.yml'), `services:\n  web:\n    image: ${SAMPLE_APP.image}\n`);
+  await writeFile(
+    join(src, 'docker-compose.yml'),
+    [
+      'services:',
+      '  web:',
+      `    image: ${image}`,
+      '    command: ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]',
+      '    read_only: true',
+      '',
+    ].join('\n'),
+  );
   const zip = join(keyDir, `${SAMPLE_APP.id}-${SAMPLE_APP.version}.zip`);
   const release = await packRelease(src, zip);
   const sig = signing.signReleaseDigest(release.sha256, key, release.manifest);

@@ -27,6 +27,10 @@ export const UP_PORTS = {
   mirror: 5000,
   /** The app store (HTTPS, certificate from the manager's CA). */
   store: 8444,
+  /** The read-only registry holding the sample app's image (up-sample-registry.ts). */
+  sampleRegistry: 5001,
+  /** The cloud's gateway: console https://warren.localhost:9443, apps https://<app>.warren.localhost:9443. */
+  cloud: 9443,
 };
 
 type ComponentRole = 'scheduler' | 'seed' | 'peer';
@@ -37,8 +41,8 @@ type ComponentRole = 'scheduler' | 'seed' | 'peer';
  * peer. The manager enrols the other three (certificates from its CA, renewed
  * through it at two thirds of their life); they find each other through it.
  * On first start it prints root's one-time password. The app store runs
- * beside them with a demo maintainer and a sample app (up-store.ts); the
- * cloud joins it here later.
+ * beside them with a demo maintainer and a sample app (up-store.ts), and
+ * the cloud (up-cloud.ts) installs apps from it through the local peer.
  */
 export function registerUpCommand(program: Command): void {
   program
@@ -124,6 +128,16 @@ export function registerUpCommand(program: Command): void {
         renewal: { manager: managerAddresses.rpc },
       });
       await scheduler.start();
+      const { startSampleRegistry, SAMPLE_REPOSITORY, SAMPLE_TAG } = await import('./up-sample-registry.js');
+      const sampleRegistry = await startSampleRegistry({
+        dir: join(data, 'sample-image'),
+        host: flags.host,
+        port: UP_PORTS.sampleRegistry,
+        log,
+      });
+      const sampleRegistries = sampleRegistry
+        ? [{ host: sampleRegistry.host, url: `http://${sampleRegistry.host}` }]
+        : [];
       const peers = [];
       for (const [role, port, ops] of [
         ['seed', UP_PORTS.seed, UP_PORTS.seedOps],
@@ -138,7 +152,9 @@ export function registerUpCommand(program: Command): void {
             tlsDir: await enrol(role),
             seed: role === 'seed',
             // Docker Hub, anonymously (docs/images.md); the seed fetches blobs from it too.
-            registries: [{ host: 'docker.io' }],
+            registries: [{ host: 'docker.io' }, ...sampleRegistries],
+            // The store's certificate comes from the manager's CA: seed peers fetch releases from it.
+            'source.caFile': join(data, 'manager', 'ca', 'ca.crt'),
             ...(role === 'peer' ? { 'mirror.listen': at(UP_PORTS.mirror) } : {}),
           },
         });
@@ -159,7 +175,21 @@ export function registerUpCommand(program: Command): void {
         manager,
         logLevel: flags.logLevel,
         log: log.child({ role: 'store' }),
+        sampleImage: `${at(UP_PORTS.sampleRegistry)}/${SAMPLE_REPOSITORY}:${SAMPLE_TAG}`,
       });
+      const { startUpCloud } = await import('./up-cloud.js');
+      const { cloud, started } = await startUpCloud({
+        data,
+        host: flags.host,
+        port: UP_PORTS.cloud,
+        storeUrl: store.address,
+        caFile,
+        peerSocket: socket,
+        mirror: at(UP_PORTS.mirror),
+        logLevel: flags.logLevel,
+        log: log.child({ role: 'cloud' }),
+      });
+      const cloudPassword = cloud.initialAdminPassword;
       const adminPassword = store.initialAdminPassword;
       process.stdout.write(
         [
@@ -171,8 +201,17 @@ export function registerUpCommand(program: Command): void {
           `  local API   ${socket} (mode 0600)`,
           `  mirror      http://${at(UP_PORTS.mirror)} (OCI registry mirror of Docker Hub, docs/images.md)`,
           `  store       ${store.address} (REST)   index key ${store.ctx.key.keyId} (${join(data, 'store', 'store-key.pub')})`,
+          `  cloud       ${started.console} (console; apps at https://<app>.${cloud.settings.domain}:${UP_PORTS.cloud}, self-signed certificate)`,
+          `  docker      ${started.docker.message}`,
           `  CA          ${caFile}`,
           '',
+          ...(cloudPassword
+            ? [
+                `First start: cloud admin 'admin', one-time password ${cloudPassword}`,
+                `  (shown only now; sign in at ${started.console}, change it, then Store > hello > Install)`,
+                '',
+              ]
+            : []),
           ...(rootPassword
             ? [
                 `First start: user 'root', one-time password ${rootPassword}`,
@@ -195,7 +234,9 @@ export function registerUpCommand(program: Command): void {
         ].join('\n'),
       );
       await untilSignal();
+      await cloud.stop();
       await store.stop();
+      await sampleRegistry?.close();
       for (const peer of peers.reverse()) await peer.stop();
       await scheduler.stop();
       await manager.stop();

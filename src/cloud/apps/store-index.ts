@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { Agent, type Dispatcher, request } from 'undici';
-import { nowIso } from '../../core/db/database.js';
+import { databaseError, isDatabaseDown, nowIso } from '../../core/db/database.js';
 import { errorMessage, WarrenError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { readBounded } from '../../core/oci/registry-auth.js';
@@ -118,8 +118,9 @@ export class StoreIndexClient {
       return accepted;
     } catch (err) {
       const refusal = asRefusal(err);
-      this.lastError = { code: refusal.code, message: refusal.message, at: nowIso() };
-      this.options.log.warn({ code: refusal.code, err: refusal.message }, 'store index refused');
+      const code = refusal instanceof WarrenError ? refusal.code : 'DATABASE_UNAVAILABLE';
+      this.lastError = { code, message: refusal.message, at: nowIso() };
+      this.options.log.warn({ code, err: refusal.message }, 'store index refused');
       throw refusal;
     }
   }
@@ -221,7 +222,8 @@ export class StoreIndexClient {
 }
 
 /** Any failure to get a good index as a 502 naming it (a ReleaseError's code kept). */
-function asRefusal(err: unknown): WarrenError {
+function asRefusal(err: unknown): Error {
+  if (isDatabaseDown(err)) return databaseError(err);
   if (err instanceof ReleaseError) return new WarrenError(err.code, err.message, 502);
   if (err instanceof WarrenError)
     return err.status === 502 ? err : new WarrenError(err.code, err.message, 502);

@@ -11,7 +11,13 @@ import type { Duplex } from 'node:stream';
 import { createSecureContext } from 'node:tls';
 import { errorMessage, WarrenError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
-import { clientAddress, cookieValue, upstreamRequestHeaders } from './headers.js';
+import {
+  clientAddress,
+  cookieValue,
+  type RequestFacts,
+  requestFacts,
+  upstreamRequestHeaders,
+} from './headers.js';
 import {
   classifyHost,
   consoleOpenUrl,
@@ -23,7 +29,7 @@ import {
   safeLocalPath,
 } from './hosts.js';
 import { refuseSocket, sendJsonError, sendPage } from './pages.js';
-import { forward, type ProxyLimits, UpstreamPools } from './proxy.js';
+import { forward, type ProxyLimits, UpstreamAgents } from './proxy.js';
 import {
   APP_COOKIE,
   type AppSessionGate,
@@ -104,7 +110,7 @@ export class Gateway {
   readonly #options: GatewayOptions;
   readonly #limits: GatewayLimits;
   readonly #log: Logger;
-  readonly #pools: UpstreamPools;
+  readonly #agents: UpstreamAgents;
   readonly #tunnels = new Set<Duplex>();
   readonly #https: HttpsServer;
   #http: Server | undefined;
@@ -114,7 +120,7 @@ export class Gateway {
     this.#domain = normalizeDomain(options.domain);
     this.#limits = { ...DEFAULT_GATEWAY_LIMITS, ...options.limits };
     this.#log = options.log ?? silentLogger();
-    this.#pools = new UpstreamPools(this.#limits);
+    this.#agents = new UpstreamAgents(this.#limits.upstreamMaxSockets);
     const limits = this.#limits;
     if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
       throw new WarrenError('BAD_LIMITS', 'gateway headersTimeoutMs must not exceed requestTimeoutMs', 400);
@@ -172,7 +178,8 @@ export class Gateway {
       });
     for (const tunnel of this.#tunnels) tunnel.destroy();
     this.#tunnels.clear();
-    await Promise.all([...closing, this.#pools.destroy()]);
+    this.#agents.destroy();
+    await Promise.all(closing);
   }
 
   /**
@@ -196,13 +203,16 @@ export class Gateway {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const target = classifyHost(req.headers.host, this.#domain);
+    const facts = requestFacts(req.rawHeaders);
+    const target = classifyHost(facts.host, this.#domain);
     if (target.kind === 'console') {
       this.#options.routes.console(req, res);
       return;
     }
     if (target.kind === 'app') {
-      this.#serveApp(req, res, target).catch((err: unknown) => this.#internalError(res, target.appId, err));
+      this.#serveApp(req, res, target, facts).catch((err: unknown) =>
+        this.#internalError(res, target.appId, err),
+      );
       return;
     }
     this.#refuseHost(res, target);
@@ -212,13 +222,13 @@ export class Gateway {
     req: IncomingMessage,
     res: ServerResponse,
     target: HostTarget & { kind: 'app' },
+    facts: RequestFacts,
   ): Promise<void> {
     const { appId } = target;
     if (pathOf(req.url) === HANDOFF_PATH) return this.#handoff(req, res, appId);
-    const visitor = await this.#visitor(req, appId);
+    const visitor = await this.#visitor(facts, appId);
     if (!visitor) {
-      const accept = req.headers.accept;
-      if ((req.method === 'GET' || req.method === 'HEAD') && accept?.includes('text/html')) {
+      if ((req.method === 'GET' || req.method === 'HEAD') && facts.accept?.includes('text/html')) {
         res.writeHead(302, {
           location: consoleOpenUrl(this.#domain, target.port, appId),
           'cache-control': 'no-store',
@@ -249,20 +259,22 @@ export class Gateway {
       req,
       res,
       appId,
+      upstream: route,
       headers: upstreamRequestHeaders(req.rawHeaders, {
         clientIp: clientAddress(req.socket.remoteAddress),
-        host: req.headers.host!,
+        host: facts.host!,
         visitor,
       }),
-      pool: this.#pools.poolFor(appId, route),
+      body: { contentLength: facts.contentLength, chunked: facts.chunked },
+      agent: this.#agents.agentFor(appId, route),
       limits: this.#limits,
       log: this.#log,
     });
   }
 
   /** The app session behind the request's app cookie, if it is valid for this app. */
-  async #visitor(req: IncomingMessage, appId: string): Promise<AppVisitor | undefined> {
-    const value = cookieValue(req.headers.cookie, APP_COOKIE);
+  async #visitor(facts: RequestFacts, appId: string): Promise<AppVisitor | undefined> {
+    const value = cookieValue(facts.cookie, APP_COOKIE);
     if (!value || !COOKIE_VALUE.test(value)) return undefined;
     return this.#options.gate.visitor(appId, value);
   }
@@ -322,7 +334,7 @@ export class Gateway {
       refuseSocket(socket, 404, 'NOT_FOUND', 'no upgrade here');
       return;
     }
-    const visitor = await this.#visitor(req, appId);
+    const visitor = await this.#visitor(requestFacts(req.rawHeaders), appId);
     if (!visitor) {
       refuseSocket(
         socket,

@@ -5,6 +5,7 @@ import {
   cookieValue,
   downstreamResponseHeaders,
   refusedSetCookie,
+  requestFacts,
   stripPlatformCookies,
   upstreamRequestHeaders,
 } from './headers.js';
@@ -208,4 +209,34 @@ test('response headers: hop-by-hop and Connection-listed headers are dropped, ex
     ['upgrade', 'websocket'],
     ['sec-websocket-accept', 'k'],
   ]);
+});
+
+test('requestFacts reads host, cookies, accept and body framing in one pass', () => {
+  assert.deepEqual(
+    requestFacts([
+      'Host',
+      'notes.cloud.test:8443',
+      'Cookie',
+      'a=1',
+      'ACCEPT',
+      'text/html',
+      'cookie',
+      'b=2',
+      'Content-Length',
+      '12',
+      'X-Long-Header-Name',
+      'x',
+      'Host',
+      'second.example',
+    ]),
+    {
+      host: 'notes.cloud.test:8443',
+      cookie: 'a=1; b=2',
+      accept: 'text/html',
+      contentLength: 12,
+      chunked: false,
+    },
+  );
+  assert.equal(requestFacts(['Transfer-Encoding', 'chunked']).chunked, true);
+  assert.equal(requestFacts([]).host, undefined);
 });

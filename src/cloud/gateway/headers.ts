@@ -201,6 +201,51 @@ export function downstreamResponseHeaders(
   return out;
 }
 
+/** What the gateway reads of a request's headers, in one pass over `rawHeaders`. */
+export interface RequestFacts {
+  host: string | undefined;
+  /** Every Cookie header, joined with '; '. */
+  cookie: string | undefined;
+  accept: string | undefined;
+  contentLength: number | undefined;
+  chunked: boolean;
+}
+
+export function requestFacts(raw: readonly string[]): RequestFacts {
+  const facts: RequestFacts = {
+    host: undefined,
+    cookie: undefined,
+    accept: undefined,
+    contentLength: undefined,
+    chunked: false,
+  };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Only names of these lengths can matter: skip the rest without lower-casing.
+    const length = name.length;
+    if (length !== 4 && length !== 6 && length !== 14 && length !== 17) continue;
+    const value = raw[i + 1]!;
+    switch (name.toLowerCase()) {
+      case 'host':
+        facts.host ??= value;
+        break;
+      case 'cookie':
+        facts.cookie = facts.cookie === undefined ? value : `${facts.cookie}; ${value}`;
+        break;
+      case 'accept':
+        facts.accept ??= value;
+        break;
+      case 'content-length':
+        facts.contentLength = Number(value);
+        break;
+      case 'transfer-encoding':
+        facts.chunked = true;
+        break;
+    }
+  }
+  return facts;
+}
+
 /** The first value of header `lowerName` in a raw header array. */
 export function headerValue(raw: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { WarrenError } from '../../core/errors.js';
@@ -183,13 +184,19 @@ export function registerAppsRoutes(app: RestApp, deps: AppsRouteDeps): void {
       if (!(await installer.get(appId))) throw notFound(appId);
       const { service, tail, follow } = req.query;
       const stream = await deps.sandbox.logs(appId, { ...(service ? { service } : {}), tail, follow });
-      // A follow ends when the client leaves: the engine's log stream is closed with it.
+      const headers = {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      };
+      // The engine's log stream is closed with the response: a follow ends when the client leaves.
       reply.raw.once('close', () => stream.destroy());
-      reply
-        .header('content-type', 'text/plain; charset=utf-8')
-        .header('cache-control', 'no-store')
-        .header('x-content-type-options', 'nosniff');
-      return reply.send(stream);
+      if (!follow) return reply.headers(headers).send(stream);
+      // A follow may be silent for long: the headers go out at once, not with the first line.
+      reply.hijack();
+      reply.raw.writeHead(200, headers);
+      reply.raw.flushHeaders();
+      pipeline(stream, reply.raw).catch(() => reply.raw.destroy());
     },
   );
 }

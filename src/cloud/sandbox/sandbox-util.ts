@@ -1,7 +1,8 @@
 import { PassThrough, type Readable } from 'node:stream';
+import { WarrenError } from '../../core/errors.js';
 import type { Dependency } from './order.js';
 
-/* Small helpers of the sandbox: labels read back, log streams merged. */
+/* Small helpers of the sandbox: labels read back, conflicts worded, log streams merged. */
 
 /** The depends_on label of a container (JSON written by plan.ts); nothing when unreadable. */
 export function parseDependsOn(label: string | undefined): Dependency[] {
@@ -38,4 +39,14 @@ export function mergeLogs(sources: Array<{ prefix: string; stream: Readable }>, 
     (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
   );
   return out;
+}
+
+/** SANDBOX_NAME_CONFLICT: names Warren wants are taken by objects that are not this instance's. */
+export function conflict(what: string, detail?: string): WarrenError {
+  return new WarrenError(
+    'SANDBOX_NAME_CONFLICT',
+    `${what} already exist${what.includes(',') ? '' : 's'} in Docker but ${what.includes(',') ? 'are' : 'is'} not this Warren instance's (no matching dev.warren.* labels); ` +
+      `Warren never touches objects it did not make: rename or remove ${what.includes(',') ? 'them' : 'it'} yourself${detail ? ` (${detail})` : ''}`,
+    409,
+  );
 }

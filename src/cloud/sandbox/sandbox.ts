@@ -13,7 +13,7 @@ import {
   SANDBOX_LABELS,
   type SandboxPlan,
 } from './plan.js';
-import { mergeLogs, parseDependsOn } from './sandbox-util.js';
+import { conflict, mergeLogs, parseDependsOn } from './sandbox-util.js';
 import { appStatus, containerState } from './status.js';
 import {
   type AppDeployment,
@@ -388,13 +388,4 @@ export class DockerSandbox implements AppSandbox {
     });
     return run;
   }
-}
-
-function conflict(what: string, detail?: string): WarrenError {
-  return new WarrenError(
-    'SANDBOX_NAME_CONFLICT',
-    `${what} already exist${what.includes(',') ? '' : 's'} in Docker but ${what.includes(',') ? 'are' : 'is'} not this Warren instance's (no matching dev.warren.* labels); ` +
-      `Warren never touches objects it did not make: rename or remove ${what.includes(',') ? 'them' : 'it'} yourself${detail ? ` (${detail})` : ''}`,
-    409,
-  );
 }

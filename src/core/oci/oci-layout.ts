@@ -5,8 +5,9 @@ import { gzipSync } from 'node:zlib';
 
 /*
  * Images made without Docker, as OCI layouts (`skopeo copy oci:DIR:TAG …`
- * pushes them): each layer a gzipped tar of the files given, written with
- * fixed owners and times so that the same files make the same layer digest.
+ * pushes them; `warren up` serves its sample app's image from one): each
+ * layer a gzipped tar of the files given, written with fixed owners and
+ * times so that the same files make the same layer digest.
  */
 
 export interface LayerFile {
@@ -90,7 +91,7 @@ export async function buildOciImage(dir: string, tag: string, layers: LayerFile[
         os: 'linux',
         config: { Cmd: ['/bin/busybox', 'true'], Env: ['PATH=/bin'] },
         rootfs: { type: 'layers', diff_ids: diffIds },
-        history: diffIds.map(() => ({ created_by: 'warren test', created: '1970-01-01T00:00:00Z' })),
+        history: diffIds.map(() => ({ created_by: 'warren', created: '1970-01-01T00:00:00Z' })),
       }),
     ),
   );
