@@ -206,7 +206,11 @@ export class Gateway {
     const facts = requestFacts(req.rawHeaders);
     const target = classifyHost(facts.host, this.#domain);
     if (target.kind === 'console') {
-      this.#options.routes.console(req, res);
+      try {
+        this.#options.routes.console(req, res);
+      } catch (err) {
+        this.#internalError(res, 'console', err);
+      }
       return;
     }
     if (target.kind === 'app') {

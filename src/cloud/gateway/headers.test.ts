@@ -199,7 +199,10 @@ test('response headers: hop-by-hop and Connection-listed headers are dropped, ex
     'ETag',
     '"e"',
   ];
-  assert.deepEqual(pairs(downstreamResponseHeaders(raw)), [['etag', '"e"']]);
+  assert.deepEqual(pairs(downstreamResponseHeaders(raw)), [
+    ['etag', '"e"'],
+    ['cache-control', 'private, no-cache'],
+  ]);
   const upgraded = downstreamResponseHeaders(
     ['Connection', 'Upgrade', 'Upgrade', 'websocket', 'Sec-WebSocket-Accept', 'k'],
     { upgrade: true },
@@ -209,6 +212,17 @@ test('response headers: hop-by-hop and Connection-listed headers are dropped, ex
     ['upgrade', 'websocket'],
     ['sec-websocket-accept', 'k'],
   ]);
+});
+
+test('response headers: a page without Cache-Control is not reused without asking the gateway again', () => {
+  // Otherwise a browser's heuristic cache shows an app's pages after sign-out.
+  assert.deepEqual(all(downstreamResponseHeaders(['Content-Type', 'text/html']), 'cache-control'), [
+    'private, no-cache',
+  ]);
+  assert.deepEqual(
+    all(downstreamResponseHeaders(['Cache-Control', 'public, max-age=31536000, immutable']), 'cache-control'),
+    ['public, max-age=31536000, immutable'],
+  );
 });
 
 test('requestFacts reads host, cookies, accept and body framing in one pass', () => {

@@ -178,7 +178,10 @@ export function refusedSetCookie(setCookie: string): 'domain' | 'platform-name' 
  * The headers a client receives from an app: hop-by-hop headers removed
  * (kept for a 101 upgrade: `Connection` and `Upgrade`), and every Set-Cookie
  * dropped that carries a Domain attribute (an app must not set cookies on
- * the parent domain or its siblings) or names a platform cookie.
+ * the parent domain or its siblings) or names a platform cookie. An answer
+ * without Cache-Control gets `private, no-cache`: behind a login, a browser
+ * must ask again (and so pass the session check) before reusing a page —
+ * otherwise its heuristic cache shows an app's pages after sign-out.
  */
 export function downstreamResponseHeaders(
   raw: readonly string[],
@@ -186,9 +189,11 @@ export function downstreamResponseHeaders(
 ): string[] {
   const listed = connectionTokens(raw);
   const out: string[] = [];
+  let cacheControl = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
+    if (lower === 'cache-control') cacheControl = true;
     if (HOP_BY_HOP.has(lower)) {
       if (options.upgrade && (lower === 'connection' || lower === 'upgrade')) out.push(name, raw[i + 1]!);
       continue;
@@ -198,6 +203,7 @@ export function downstreamResponseHeaders(
     if (listed?.has(lower) && !(options.upgrade && lower === 'upgrade')) continue;
     out.push(name, raw[i + 1]!);
   }
+  if (!cacheControl && !options.upgrade) out.push('cache-control', 'private, no-cache');
   return out;
 }
 
