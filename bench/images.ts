@@ -24,12 +24,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { buildOciImage, type LayerFile } from '../src/core/oci/oci-layout.js';
 import { Cluster } from '../test/e2e/cluster.js';
 import { startDockerd } from '../test/helpers/docker.js';
 import { killAll } from '../test/helpers/processes.js';
 import { freePort, pushImage, startRegistry, startRegistryFront } from '../test/helpers/registry.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
-import { buildOciImage, type LayerFile } from '../src/core/oci/oci-layout.js';
 import { formatMiB, formatRatio, median } from './lib/stats.js';
 
 const MIB = 1024 * 1024;

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type BuiltImage, buildOciImage } from '../../src/core/oci/oci-layout.js';
 import { Cluster, metric } from '../e2e/cluster.js';
 import { eventually, localTasks } from '../e2e/jobs-cluster.js';
 import { createToken, rootSession } from '../helpers/auth.js';
@@ -19,7 +20,6 @@ import {
 } from '../helpers/registry.js';
 import { requireCommand } from '../helpers/skip.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { type BuiltImage, buildOciImage } from '../../src/core/oci/oci-layout.js';
 
 const MIB = 1024 * 1024;
 const skip = requireCommand('docker-registry') ?? requireCommand('skopeo') ?? requireCommand('htpasswd');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PeerClient } from '../../src/cli/peer-client.js';
 import { pullImage } from '../../src/core/oci/image-loader.js';
+import { type BuiltImage, buildOciImage, type LayerFile } from '../../src/core/oci/oci-layout.js';
 import type { TaskStatus } from '../../src/peer/api/local-api.js';
 import { Cluster, type PeerProcess } from '../e2e/cluster.js';
 import { type Dockerd, startDockerd } from '../helpers/docker.js';
@@ -20,7 +21,6 @@ import {
 } from '../helpers/registry.js';
 import { requireCommand, requireRoot } from '../helpers/skip.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { type BuiltImage, buildOciImage, type LayerFile } from '../../src/core/oci/oci-layout.js';
 
 const MIB = 1024 * 1024;
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

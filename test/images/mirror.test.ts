@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type BuiltImage, buildOciImage, type LayerFile } from '../../src/core/oci/oci-layout.js';
 import { Cluster, type PeerProcess } from '../e2e/cluster.js';
 import { type Dockerd, startDockerd } from '../helpers/docker.js';
 import { corruptFile, sha256File } from '../helpers/files.js';
@@ -21,7 +22,6 @@ import {
 } from '../helpers/registry.js';
 import { requireCommand, requireRoot } from '../helpers/skip.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { type BuiltImage, buildOciImage, type LayerFile } from '../../src/core/oci/oci-layout.js';
 
 const MIB = 1024 * 1024;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
