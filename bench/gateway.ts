@@ -260,8 +260,10 @@ async function startUpstream(kind: string, www: string): Promise<{ port: number;
     return { port: origin.port, stop: () => origin.stop() };
   }
   if (kind === 'container') {
-    dockerd ??= await startDockerd(join(dir, 'dockerd'));
-    await buildBusyboxImage(dockerd, dir);
+    if (!dockerd) {
+      dockerd = await startDockerd(join(dir, 'dockerd'));
+      await buildBusyboxImage(dockerd, dir);
+    }
     const port = await freePort();
     const started = await dockerd.docker([
       'run',
