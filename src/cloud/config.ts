@@ -79,7 +79,7 @@ export const CloudConfigSchema = Type.Object({
     upstreamTimeout: Duration('60s', 'an app must start answering within this (504 after)'),
   }),
   acme: section({
-    directoryUrl: Text('', "ACME directory (e.g. Let's Encrypt's); '' = ACME off"),
+    directoryUrl: Text('', "the ACME directory certificates are ordered from; '' = Let's Encrypt's"),
     email: Text('', 'contact address of the ACME account'),
     caFile: Text('', "CA certificate (PEM) to trust for the ACME server's HTTPS (tests: Pebble's)"),
     dnsHook: Text(

@@ -263,6 +263,13 @@ if (!res.ok) { console.error('challtestsrv said', res.status); process.exit(1); 
       body: { email: EMAIL, directory_url: 'http://127.0.0.1/dir' },
     });
     assert.equal(bad.status, 400);
+    // Another https:// directory than the configured one: the console cannot point the server anywhere.
+    const elsewhere = await api.call('POST', '/api/v1/certificate/acme', {
+      as: 'admin',
+      body: { email: EMAIL, directory_url: 'https://169.254.169.254/latest/meta-data' },
+    });
+    assert.equal(elsewhere.status, 400);
+    assert.equal(elsewhere.body.error.code, 'ACME_DIRECTORY_NOT_ALLOWED');
 
     const ordered = await api.call('POST', '/api/v1/certificate/acme', {
       as: 'admin',

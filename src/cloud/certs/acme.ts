@@ -152,6 +152,11 @@ export class AcmeManager {
     return { order: await Promise.race([ordered, failed]), completion };
   }
 
+  /** The ACME directory orders go to (the configured one, or Let's Encrypt's). */
+  get directoryUrl(): string {
+    return this.options.directoryUrl ?? LETS_ENCRYPT_DIRECTORY;
+  }
+
   /** Has the CA check the TXT records of the pending order, then installs the certificate. */
   complete(): Promise<ActiveCertificate> {
     return this.exclusive(() => this.finish());

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { AuditLog } from '../../core/db/audit-log.js';
-import { isWarrenError } from '../../core/errors.js';
+import { isWarrenError, WarrenError } from '../../core/errors.js';
 import type { RestApp } from '../../core/http/app.js';
 import type { AcmeManager } from '../certs/acme.js';
 import type { CertificateStore } from '../certs/certificate-store.js';
@@ -175,10 +175,17 @@ export function registerCertificateRoutes(app: RestApp, deps: CertificateRouteDe
     },
     async (req) => {
       const actor = principalOf(req).name;
-      const { order, completion } = await acme.begin({
-        email: req.body.email,
-        ...(req.body.directory_url ? { directoryUrl: req.body.directory_url } : {}),
-      });
+      // The directory is the operator's choice (configuration): a URL from the
+      // request would let the console make the server call any https:// host.
+      const configured = acme.directoryUrl;
+      if (req.body.directory_url && req.body.directory_url !== configured) {
+        throw new WarrenError(
+          'ACME_DIRECTORY_NOT_ALLOWED',
+          `this instance orders from ${configured}; another ACME directory is set in the configuration ('acme.directoryUrl')`,
+          400,
+        );
+      }
+      const { order, completion } = await acme.begin({ email: req.body.email });
       await audit.record({
         actor,
         action: 'certificate.acme_order',
