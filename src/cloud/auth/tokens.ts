@@ -37,15 +37,7 @@ export function csrfTokenMatches(
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** The value of cookie `name` in a Cookie header, or undefined. */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header || header.length > 8192) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
+export { cookieValue } from '../../core/http/cookies.js';
 
 /**
  * The Set-Cookie value that opens a console session (`maxAgeMs` > 0) or ends
