@@ -293,6 +293,21 @@ test('a response the app stops sending midway is cut after the idle timeout, not
   assert.ok(took >= 700 && took < 3000, `cut after ${Math.round(took)} ms`);
 });
 
+test('an absolute-form request target is refused, not passed to the app', async () => {
+  const { connect } = await import('node:tls');
+  const socket = connect({ host: '127.0.0.1', port, servername: notes, ca: env.caPem });
+  await new Promise<void>((ok, fail) => socket.once('secureConnect', ok).once('error', fail));
+  const seen = await seenDuring(async () => {
+    socket.write(
+      `GET http://evil.example/x HTTP/1.1\r\nHost: ${notes}\r\nCookie: ${cookie(notesCookie)}\r\nConnection: close\r\n\r\n`,
+    );
+    let text = '';
+    for await (const chunk of socket) text += String(chunk);
+    assert.match(text, /^HTTP\/1\.1 400 /);
+  });
+  assert.deepEqual(seen, []);
+});
+
 test('oversize request headers get 431', async () => {
   const answer = await get(notes, '/', {
     headers: { cookie: cookie(notesCookie), 'x-pad': 'a'.repeat(17 * 1024) },

@@ -8,16 +8,10 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createSecureContext } from 'node:tls';
 import { errorMessage, WarrenError } from '../../core/errors.js';
+import { cookieValue } from '../../core/http/cookies.js';
 import { type Logger, silentLogger } from '../../core/log.js';
-import {
-  clientAddress,
-  cookieValue,
-  type RequestFacts,
-  requestFacts,
-  upstreamRequestHeaders,
-} from './headers.js';
+import { clientAddress, type RequestFacts, requestFacts, upstreamRequestHeaders } from './headers.js';
 import {
   classifyHost,
   consoleOpenUrl,
@@ -28,8 +22,15 @@ import {
   queryParam,
   safeLocalPath,
 } from './hosts.js';
+import {
+  checkCertificate,
+  DEFAULT_GATEWAY_LIMITS,
+  type GatewayCertificate,
+  type GatewayLimits,
+  listen,
+} from './limits.js';
 import { refuseSocket, sendJsonError, sendPage } from './pages.js';
-import { forward, type ProxyLimits, UpstreamAgents } from './proxy.js';
+import { forward, UpstreamAgents } from './proxy.js';
 import {
   APP_COOKIE,
   type AppSessionGate,
@@ -46,44 +47,7 @@ import { forwardUpgrade } from './upgrade.js';
  * listener that only redirects to HTTPS.
  */
 
-export interface GatewayLimits extends ProxyLimits {
-  /** Largest request head (request line + headers) in bytes; beyond it 431. */
-  maxHeaderSize: number;
-  /** Time for a client to send the whole head; a slow one is cut (408). */
-  headersTimeoutMs: number;
-  /** Time for a client to send the whole request, body included. */
-  requestTimeoutMs: number;
-  /** How long an idle keep-alive connection is kept. */
-  keepAliveTimeoutMs: number;
-  /** Time for a TLS handshake. */
-  tlsHandshakeTimeoutMs: number;
-  /** Time for an app to answer an upgrade (WebSocket) request. */
-  upgradeTimeoutMs: number;
-  /** Open client connections at most (upgraded ones included). */
-  maxConnections: number;
-}
-
-export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
-  maxHeaderSize: 16 * 1024,
-  headersTimeoutMs: 20_000,
-  requestTimeoutMs: 300_000,
-  keepAliveTimeoutMs: 15_000,
-  tlsHandshakeTimeoutMs: 10_000,
-  upgradeTimeoutMs: 10_000,
-  maxConnections: 10_000,
-  maxBodyBytes: 100 * 1024 * 1024,
-  upstreamConnectTimeoutMs: 5_000,
-  upstreamResponseTimeoutMs: 60_000,
-  upstreamIdleTimeoutMs: 300_000,
-  upstreamMaxSockets: 128,
-};
-
-export interface GatewayCertificate {
-  /** PEM chain: the wildcard certificate for `<domain>` and `*.<domain>`, then intermediates. */
-  cert: string;
-  /** PEM private key. */
-  key: string;
-}
+export { DEFAULT_GATEWAY_LIMITS, type GatewayCertificate, type GatewayLimits } from './limits.js';
 
 export interface GatewayOptions {
   /** The console's host name; apps are `<app>.<domain>`. */
@@ -229,6 +193,11 @@ export class Gateway {
     facts: RequestFacts,
   ): Promise<void> {
     const { appId } = target;
+    if (!req.url?.startsWith('/')) {
+      // Absolute-form or `*` targets are for proxies and servers, not apps.
+      sendPage(res, 400, 'Bad request', 'The request target must be a path.');
+      return;
+    }
     if (pathOf(req.url) === HANDOFF_PATH) return this.#handoff(req, res, appId);
     const visitor = await this.#visitor(facts, appId);
     if (!visitor) {
@@ -334,7 +303,7 @@ export class Gateway {
   }
 
   async #upgradeApp(req: IncomingMessage, socket: Duplex, head: Buffer, appId: string): Promise<void> {
-    if (pathOf(req.url) === HANDOFF_PATH) {
+    if (!req.url?.startsWith('/') || pathOf(req.url) === HANDOFF_PATH) {
       refuseSocket(socket, 404, 'NOT_FOUND', 'no upgrade here');
       return;
     }
@@ -410,28 +379,4 @@ export class Gateway {
       'The gateway could not handle this request. Try again in a moment.',
     );
   }
-}
-
-/** Refuses a certificate and key that TLS cannot use together (clear error, nothing swapped). */
-function checkCertificate(certificate: GatewayCertificate): void {
-  try {
-    createSecureContext({ cert: certificate.cert, key: certificate.key });
-  } catch (err) {
-    throw new WarrenError(
-      'BAD_CERTIFICATE',
-      `the gateway cannot use this certificate and key: ${errorMessage(err)}`,
-      400,
-    );
-  }
-}
-
-async function listen(server: Server | HttpsServer, host: string, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { cookieValue } from '../../core/http/cookies.js';
 import {
   clientAddress,
-  cookieValue,
   downstreamResponseHeaders,
   refusedSetCookie,
   requestFacts,
@@ -149,7 +149,7 @@ test('upstream headers: a user name that is not plain ASCII cannot break the hea
   assert.deepEqual(all(out, 'x-warren-user'), ['zo%C3%AB%0D%0AX%3A%20y']);
 });
 
-test('cookieValue finds whole cookie names only', () => {
+test('cookieValue (core/http/cookies.ts, the gateway reads the app cookie with it) finds whole cookie names only', () => {
   assert.equal(cookieValue('a=1; __Host-warren-app=v1; b=2', '__Host-warren-app'), 'v1');
   assert.equal(cookieValue('x__Host-warren-app=no; __Host-warren-app=yes', '__Host-warren-app'), 'yes');
   assert.equal(cookieValue('__Host-warren-app="q"', '__Host-warren-app'), 'q');

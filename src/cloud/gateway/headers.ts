@@ -64,30 +64,6 @@ export function stripPlatformCookies(cookieHeader: string): string | undefined {
   return kept.length > 0 ? kept.join('; ') : undefined;
 }
 
-/** The value of cookie `name` in a Cookie header (the first one), or undefined. */
-export function cookieValue(cookieHeader: string | undefined, name: string): string | undefined {
-  if (!cookieHeader) return undefined;
-  let from = 0;
-  while (from < cookieHeader.length) {
-    const at = cookieHeader.indexOf(name, from);
-    if (at === -1) return undefined;
-    const before = at === 0 ? ';' : cookieHeader[at - 1];
-    const after = at + name.length;
-    // A whole name: preceded by the start, ';' or a space, followed by optional spaces and '='.
-    if (before === ';' || before === ' ' || before === '\t') {
-      let eq = after;
-      while (cookieHeader[eq] === ' ') eq++;
-      if (cookieHeader[eq] === '=') {
-        const end = cookieHeader.indexOf(';', eq + 1);
-        const value = cookieHeader.slice(eq + 1, end === -1 ? undefined : end).trim();
-        return value.length >= 2 && value[0] === '"' && value.at(-1) === '"' ? value.slice(1, -1) : value;
-      }
-    }
-    from = after;
-  }
-  return undefined;
-}
-
 /** The client address without the IPv4-mapped IPv6 prefix. */
 export function clientAddress(remoteAddress: string | undefined): string {
   if (!remoteAddress) return 'unknown';
