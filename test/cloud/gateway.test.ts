@@ -95,6 +95,61 @@ test("another app's cookie is refused", async () => {
   assert.equal((await get(`chat.${DOMAIN}`, '/', { headers: { cookie: cookie(chatCookie) } })).status, 200);
 });
 
+test("another app of the same site cannot use the visitor's cookie: cross-origin posts, fetches and WebSockets refused", async () => {
+  // All apps are one site for the browser, so it sends notes' Lax cookie on
+  // requests a page of chat makes to notes: the gateway must refuse them.
+  const fromChat = { origin: `https://chat.${DOMAIN}:${port}`, cookie: cookie(notesCookie) };
+  const seen = await seenDuring(async () => {
+    const post = await get(notes, '/api/delete-everything', {
+      method: 'POST',
+      headers: { ...fromChat, 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate' },
+      body: 'x=1',
+    });
+    assert.equal(post.status, 403, post.text);
+    assert.match(post.text, /CROSS_ORIGIN_REFUSED/);
+    const fetched = await get(notes, '/api/secrets', {
+      headers: { ...fromChat, 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' },
+    });
+    assert.equal(fetched.status, 403);
+    // An older browser without Fetch Metadata: its Origin gives the post away.
+    const legacy = await get(notes, '/api/delete-everything', {
+      method: 'POST',
+      headers: fromChat,
+      body: 'x=1',
+    });
+    assert.equal(legacy.status, 403);
+    const socket = await get(notes, '/ws', {
+      headers: {
+        ...fromChat,
+        'sec-fetch-site': 'same-site',
+        'sec-fetch-mode': 'websocket',
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+      },
+    }).catch((err: Error) => ({ status: 0, text: err.message }));
+    assert.notEqual(socket.status, 101);
+  });
+  assert.deepEqual(seen, [], 'nothing reached the app');
+  // The app's own requests and a plain link to it still work.
+  const own = await get(notes, '/api/save', {
+    method: 'POST',
+    headers: {
+      origin: `https://${notes}:${port}`,
+      cookie: cookie(notesCookie),
+      'sec-fetch-site': 'same-origin',
+      'sec-fetch-mode': 'cors',
+    },
+    body: 'x=1',
+  });
+  assert.equal(own.status, 200, own.text);
+  const link = await get(notes, '/', {
+    headers: { cookie: cookie(notesCookie), 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate' },
+  });
+  assert.equal(link.status, 200);
+});
+
 test('a handoff sets a host-only app cookie once; a reused or foreign secret gets 403 and no cookie', async () => {
   const secret = env.gate.handoff('notes', alice);
   const first = await get(notes, `/.warren/handoff?secret=${secret}`);

@@ -31,6 +31,7 @@ import {
 } from './limits.js';
 import { refuseSocket, sendJsonError, sendPage } from './pages.js';
 import { forward, UpstreamAgents } from './proxy.js';
+import { crossOriginRefusal } from './site-isolation.js';
 import {
   APP_COOKIE,
   type AppSessionGate,
@@ -199,6 +200,12 @@ export class Gateway {
       return;
     }
     if (pathOf(req.url) === HANDOFF_PATH) return this.#handoff(req, res, appId);
+    const crossOrigin = this.#crossOrigin(req, facts, appId, target.port);
+    if (crossOrigin) {
+      this.#log.info({ event: 'gateway_cross_origin_refused', app: appId, why: crossOrigin });
+      sendJsonError(res, 403, 'CROSS_ORIGIN_REFUSED', `${appId} refused ${crossOrigin}`);
+      return;
+    }
     const visitor = await this.#visitor(facts, appId);
     if (!visitor) {
       if ((req.method === 'GET' || req.method === 'HEAD') && facts.accept?.includes('text/html')) {
@@ -243,6 +250,13 @@ export class Gateway {
       limits: this.#limits,
       log: this.#log,
     });
+  }
+
+  /** Why a request to an app comes from another app or site and is refused (site-isolation.ts), or undefined. */
+  #crossOrigin(req: IncomingMessage, facts: RequestFacts, appId: string, port: string | undefined) {
+    const site = { method: req.method ?? 'GET', fetchSite: facts.fetchSite, fetchMode: facts.fetchMode };
+    const appOrigin = httpsUrl(`${appId}.${this.#domain}`, port, '/').slice(0, -1);
+    return crossOriginRefusal({ ...site, origin: facts.origin }, appOrigin);
   }
 
   /** The app session behind the request's app cookie, if it is valid for this app. */
@@ -296,18 +310,29 @@ export class Gateway {
       refuseSocket(socket, status, 'NOT_FOUND', 'upgrades are served for apps only');
       return;
     }
-    this.#upgradeApp(req, socket, head, target.appId).catch((err: unknown) => {
+    this.#upgradeApp(req, socket, head, target).catch((err: unknown) => {
       this.#log.error({ event: 'gateway_error', app: target.appId, message: errorMessage(err) });
       refuseSocket(socket, 500, 'INTERNAL', 'the gateway failed');
     });
   }
 
-  async #upgradeApp(req: IncomingMessage, socket: Duplex, head: Buffer, appId: string): Promise<void> {
+  async #upgradeApp(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    { appId, port }: HostTarget & { kind: 'app' },
+  ): Promise<void> {
     if (!req.url?.startsWith('/') || pathOf(req.url) === HANDOFF_PATH) {
       refuseSocket(socket, 404, 'NOT_FOUND', 'no upgrade here');
       return;
     }
-    const visitor = await this.#visitor(requestFacts(req.rawHeaders), appId);
+    const facts = requestFacts(req.rawHeaders);
+    const crossOrigin = this.#crossOrigin(req, facts, appId, port);
+    if (crossOrigin) {
+      refuseSocket(socket, 403, 'CROSS_ORIGIN_REFUSED', `${appId} refused ${crossOrigin}`);
+      return;
+    }
+    const visitor = await this.#visitor(facts, appId);
     if (!visitor) {
       refuseSocket(
         socket,

@@ -225,7 +225,7 @@ test('response headers: a page without Cache-Control is not reused without askin
   );
 });
 
-test('requestFacts reads host, cookies, accept and body framing in one pass', () => {
+test('requestFacts reads host, cookies, accept, body framing, Origin and Fetch Metadata in one pass', () => {
   assert.deepEqual(
     requestFacts([
       'Host',
@@ -242,6 +242,12 @@ test('requestFacts reads host, cookies, accept and body framing in one pass', ()
       'x',
       'Host',
       'second.example',
+      'Origin',
+      'https://chat.cloud.test',
+      'Sec-Fetch-Site',
+      'same-site',
+      'Sec-Fetch-Mode',
+      'cors',
     ]),
     {
       host: 'notes.cloud.test:8443',
@@ -249,6 +255,9 @@ test('requestFacts reads host, cookies, accept and body framing in one pass', ()
       accept: 'text/html',
       contentLength: 12,
       chunked: false,
+      origin: 'https://chat.cloud.test',
+      fetchSite: 'same-site',
+      fetchMode: 'cors',
     },
   );
   assert.equal(requestFacts(['Transfer-Encoding', 'chunked']).chunked, true);

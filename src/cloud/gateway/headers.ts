@@ -191,6 +191,9 @@ export interface RequestFacts {
   accept: string | undefined;
   contentLength: number | undefined;
   chunked: boolean;
+  origin: string | undefined;
+  fetchSite: string | undefined;
+  fetchMode: string | undefined;
 }
 
 export function requestFacts(raw: readonly string[]): RequestFacts {
@@ -200,6 +203,9 @@ export function requestFacts(raw: readonly string[]): RequestFacts {
     accept: undefined,
     contentLength: undefined,
     chunked: false,
+    origin: undefined,
+    fetchSite: undefined,
+    fetchMode: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -222,6 +228,15 @@ export function requestFacts(raw: readonly string[]): RequestFacts {
         break;
       case 'transfer-encoding':
         facts.chunked = true;
+        break;
+      case 'origin':
+        facts.origin ??= value;
+        break;
+      case 'sec-fetch-site':
+        facts.fetchSite ??= value;
+        break;
+      case 'sec-fetch-mode':
+        facts.fetchMode ??= value;
         break;
     }
   }
