@@ -47,6 +47,24 @@ for (const { kind, skip } of cloudDatabaseKinds()) {
       );
     });
 
+    test('every answer of the console host, a 404 or an error too, is neither framed, sniffed nor cached', async () => {
+      await withCloudApi(kind, async (api) => {
+        for (const [path, status] of [
+          ['/api/v1/no-such-route', 404],
+          ['/api/v1/me', 401],
+        ] as const) {
+          const answer = await api.call('GET', path);
+          assert.equal(answer.status, status);
+          assert.equal(
+            answer.headers['content-security-policy'],
+            "default-src 'none'; frame-ancestors 'none'",
+          );
+          assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+          assert.equal(answer.headers['cache-control'], 'no-store');
+        }
+      });
+    });
+
     test('the admin password file is used (trailing newline dropped) and must be owner-only', async () => {
       const dir = tempDir('warren-cloud-pw-');
       const open = join(dir, 'open');

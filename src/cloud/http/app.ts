@@ -49,5 +49,16 @@ export async function buildCloudApp(options: {
   app.addHook('onRequest', async (req) => {
     if (!SAFE_METHODS.has(req.method)) sessions.checkOrigin(req);
   });
+  // Every answer of the console host, errors and 404s included, is never
+  // framed, sniffed or cached by a shared cache; the console's own routes
+  // (routes/console.ts) set their page CSP first and keep it.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (!reply.hasHeader('content-security-policy')) {
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    }
+    if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   return app;
 }
