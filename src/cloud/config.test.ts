@@ -32,6 +32,16 @@ describe('cloud config', () => {
   it('names a bad key', () => {
     const bad = loadConfig(CloudConfigSchema, { env: {}, flags: { domain: 'not a domain' } });
     assert.throws(() => resolveCloudSettings(bad), /'domain'/);
+    const storeWithoutKey = loadConfig(CloudConfigSchema, {
+      env: {},
+      flags: { 'store.url': 'https://store:8444' },
+    });
+    assert.throws(() => resolveCloudSettings(storeWithoutKey), /'store\.keyFile'/);
+    const plainStore = loadConfig(CloudConfigSchema, {
+      env: {},
+      flags: { 'store.url': 'http://store:8444', 'store.keyFile': 'k.pub' },
+    });
+    assert.throws(() => resolveCloudSettings(plainStore), /'store\.url'/);
     assert.throws(
       () => loadConfig(CloudConfigSchema, { env: {}, flags: { 'sandbox.cpus': 0 } }),
       /sandbox\.cpus/,

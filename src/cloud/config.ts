@@ -132,6 +132,17 @@ export function resolveCloudSettings(config: CloudConfig): CloudSettings {
     );
   }
   const listen = parseHostPort(config.listen, 'listen');
+  // Checked before anything starts: an index is only ever trusted through its pinned key.
+  if (config.store.url && !/^https:\/\/[^\s/]+/.test(config.store.url)) {
+    throw new WarrenError('CONFIG_INVALID', "configuration key 'store.url': must be https://host:port", 400);
+  }
+  if (config.store.url && !config.store.keyFile) {
+    throw new WarrenError(
+      'CONFIG_INVALID',
+      "configuration key 'store.keyFile': a store is set (store.url), so its public key file is needed to verify its index (--store-key)",
+      400,
+    );
+  }
   const portSuffix = config.publicPort === 443 ? '' : `:${config.publicPort}`;
   return {
     data: config.data,
