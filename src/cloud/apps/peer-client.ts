@@ -4,6 +4,7 @@ import { unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { type Dispatcher, Pool } from 'undici';
 import { errorMessage, WarrenError } from '../../core/errors.js';
+import { readBounded } from '../../core/oci/registry-auth.js';
 
 /*
  * The cloud's client of the local peer's API (a unix socket only the cloud's
@@ -219,16 +220,7 @@ function peerError(status: number, text: string): WarrenError {
   );
 }
 
+/** A bounded JSON answer of the peer, as text. */
 async function readText(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) {
-      body.destroy();
-      throw new WarrenError('PEER_ERROR', `the peer sent more than ${max} bytes of JSON`, 502);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readBounded(body, max, 'the peer')).toString('utf8');
 }
