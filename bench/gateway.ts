@@ -19,7 +19,9 @@
  *   nginx      a plain-HTTP nginx serving the file with keep-alive, where the
  *              proxies' own cost shows most.
  *
- * Run: node --import tsx bench/gateway.ts [--rows container:32,container:8,nginx:32] [--rounds 3] [--duration 10] [--threads 2]
+ * Run: node --import tsx bench/gateway.ts [--rows container:32,container:8,nginx:32] [--rounds 3] [--duration 10] [--threads 2] [--delay MS]
+ *   --delay MS paces every connection (a pause before each request): all paths get the same
+ *   offered load below saturation, which is where added latency is a fair comparison.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,11 +51,14 @@ const { values } = parseArgs({
     },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
+    /** Pause (ms) before each request of a connection: a paced load, the same for every path. */
+    delay: { type: 'string', default: '' },
     threads: { type: 'string', default: '2' },
   },
 });
 const rounds = Number(values.rounds);
 const durationS = Number(values.duration);
+const delayMs = values.delay ? Number(values.delay) : undefined;
 const threads = Number(values.threads);
 const DOMAIN = 'cloud.test';
 const APP = 'notes';
@@ -215,6 +220,7 @@ async function measure(label: string, upstreamPort: number, connections: number,
       threads,
       headers: { Host: `${host}:${port}`, Cookie: `__Host-warren-app=${cookieValue}; theme=dark` },
       scratchDir: dir,
+      ...(delayMs !== undefined ? { delayMs } : {}),
     });
   // Warm-up (JIT, upstream connections), and a check that both answer 200.
   for (const port of [warrenPort, nginxPort]) {
@@ -238,6 +244,7 @@ async function measure(label: string, upstreamPort: number, connections: number,
       connections,
       threads,
       scratchDir: dir,
+      ...(delayMs !== undefined ? { delayMs } : {}),
     });
     direct.push(plain);
     console.log(`${label} c${connections} round ${round} upstream direct: ${fmt(plain)}`);

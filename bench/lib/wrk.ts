@@ -22,6 +22,12 @@ export interface WrkOptions {
   body?: string;
   /** Folder for the Lua script that sets method, headers and body. */
   scratchDir: string;
+  /**
+   * Pause before each request of a connection (wrk's `delay()`): a paced load
+   * below saturation, so that two servers are compared at the same offered
+   * rate instead of each at its own maximum (where the slower one queues).
+   */
+  delayMs?: number;
 }
 
 /**
@@ -36,6 +42,9 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
       ([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`,
     ),
     options.body === undefined ? '' : `wrk.body = ${JSON.stringify(options.body)}`,
+    options.delayMs === undefined
+      ? ''
+      : `function delay() return ${Math.max(0, Math.round(options.delayMs))} end`,
     // Count non-2xx answers: wrk reports them, but only as a total line.
   ].join('\n');
   writeFileSync(script, `${lua}\n`);
