@@ -9,8 +9,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { errorMessage, WarrenError } from '../../core/errors.js';
-import { cookieValue } from '../../core/http/cookies.js';
 import { type Logger, silentLogger } from '../../core/log.js';
+import { AppAdmission, COOKIE_VALUE } from './admission.js';
 import { clientAddress, type RequestFacts, requestFacts, upstreamRequestHeaders } from './headers.js';
 import {
   classifyHost,
@@ -31,14 +31,7 @@ import {
 } from './limits.js';
 import { refuseSocket, sendJsonError, sendPage } from './pages.js';
 import { forward, UpstreamAgents } from './proxy.js';
-import { crossOriginRefusal } from './site-isolation.js';
-import {
-  APP_COOKIE,
-  type AppSessionGate,
-  type AppVisitor,
-  type GatewayRoutes,
-  HANDOFF_PATH,
-} from './types.js';
+import { APP_COOKIE, type AppSessionGate, type GatewayRoutes, HANDOFF_PATH } from './types.js';
 import { forwardUpgrade } from './upgrade.js';
 
 /*
@@ -67,7 +60,6 @@ export interface GatewayOptions {
   log?: Logger;
 }
 
-const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,512}$/;
 const MAX_SECRET_LENGTH = 512;
 
 export class Gateway {
@@ -76,6 +68,7 @@ export class Gateway {
   readonly #limits: GatewayLimits;
   readonly #log: Logger;
   readonly #agents: UpstreamAgents;
+  readonly #admission: AppAdmission;
   readonly #tunnels = new Set<Duplex>();
   readonly #https: HttpsServer;
   #http: Server | undefined;
@@ -86,6 +79,7 @@ export class Gateway {
     this.#limits = { ...DEFAULT_GATEWAY_LIMITS, ...options.limits };
     this.#log = options.log ?? silentLogger();
     this.#agents = new UpstreamAgents(this.#limits.upstreamMaxSockets);
+    this.#admission = new AppAdmission(this.#domain, options.routes, options.gate, this.#log);
     const limits = this.#limits;
     if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
       throw new WarrenError('BAD_LIMITS', 'gateway headersTimeoutMs must not exceed requestTimeoutMs', 400);
@@ -200,41 +194,29 @@ export class Gateway {
       return;
     }
     if (pathOf(req.url) === HANDOFF_PATH) return this.#handoff(req, res, appId);
-    const crossOrigin = this.#crossOrigin(req, facts, appId, target.port);
-    if (crossOrigin) {
-      this.#log.info({ event: 'gateway_cross_origin_refused', app: appId, why: crossOrigin });
-      sendJsonError(res, 403, 'CROSS_ORIGIN_REFUSED', `${appId} refused ${crossOrigin}`);
-      return;
-    }
-    const visitor = await this.#visitor(facts, appId);
-    if (!visitor) {
-      if ((req.method === 'GET' || req.method === 'HEAD') && facts.accept?.includes('text/html')) {
+    const admitted = await this.#admission.admit(req.method ?? 'GET', facts, appId, target.port);
+    if ('refusal' in admitted) {
+      const { status, code, message, title, retryAfter } = admitted.refusal;
+      if (
+        status === 401 &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        facts.accept?.includes('text/html')
+      ) {
+        // A browser without an app session: the console asks for a handoff.
         res.writeHead(302, {
           location: consoleOpenUrl(this.#domain, target.port, appId),
           'cache-control': 'no-store',
           'content-length': 0,
         });
         res.end();
+      } else if (title) {
+        sendPage(res, status, title, message, retryAfter ? { 'retry-after': retryAfter } : {});
       } else {
-        sendJsonError(
-          res,
-          401,
-          'APP_SESSION_REQUIRED',
-          `open app ${appId} from the console to sign in to it`,
-        );
+        sendJsonError(res, status, code, message);
       }
       return;
     }
-    const route = await this.#options.routes.app(appId);
-    if (!route) {
-      sendPage(res, 404, 'No such app', `There is no app ${appId} here.`);
-      return;
-    }
-    if (route.kind === 'unavailable') {
-      const retry = route.status === 'starting' || route.status === 'installing' ? 5 : 30;
-      sendPage(res, 503, `App ${appId} is ${route.status}`, route.message, { 'retry-after': retry });
-      return;
-    }
+    const { visitor, route } = admitted;
     forward({
       req,
       res,
@@ -250,20 +232,6 @@ export class Gateway {
       limits: this.#limits,
       log: this.#log,
     });
-  }
-
-  /** Why a request to an app comes from another app or site and is refused (site-isolation.ts), or undefined. */
-  #crossOrigin(req: IncomingMessage, facts: RequestFacts, appId: string, port: string | undefined) {
-    const site = { method: req.method ?? 'GET', fetchSite: facts.fetchSite, fetchMode: facts.fetchMode };
-    const appOrigin = httpsUrl(`${appId}.${this.#domain}`, port, '/').slice(0, -1);
-    return crossOriginRefusal({ ...site, origin: facts.origin }, appOrigin);
-  }
-
-  /** The app session behind the request's app cookie, if it is valid for this app. */
-  async #visitor(facts: RequestFacts, appId: string): Promise<AppVisitor | undefined> {
-    const value = cookieValue(facts.cookie, APP_COOKIE);
-    if (!value || !COOKIE_VALUE.test(value)) return undefined;
-    return this.#options.gate.visitor(appId, value);
   }
 
   /** `GET /.warren/handoff?secret=…`: a one-time secret from the console becomes the app's session cookie. */
@@ -326,31 +294,18 @@ export class Gateway {
       refuseSocket(socket, 404, 'NOT_FOUND', 'no upgrade here');
       return;
     }
-    const facts = requestFacts(req.rawHeaders);
-    const crossOrigin = this.#crossOrigin(req, facts, appId, port);
-    if (crossOrigin) {
-      refuseSocket(socket, 403, 'CROSS_ORIGIN_REFUSED', `${appId} refused ${crossOrigin}`);
+    const admitted = await this.#admission.admit(
+      req.method ?? 'GET',
+      requestFacts(req.rawHeaders),
+      appId,
+      port,
+    );
+    if ('refusal' in admitted) {
+      const { status, code, message } = admitted.refusal;
+      refuseSocket(socket, status, code, message);
       return;
     }
-    const visitor = await this.#visitor(facts, appId);
-    if (!visitor) {
-      refuseSocket(
-        socket,
-        401,
-        'APP_SESSION_REQUIRED',
-        `open app ${appId} from the console to sign in to it`,
-      );
-      return;
-    }
-    const route = await this.#options.routes.app(appId);
-    if (!route) {
-      refuseSocket(socket, 404, 'APP_NOT_FOUND', `no app ${appId} here`);
-      return;
-    }
-    if (route.kind === 'unavailable') {
-      refuseSocket(socket, 503, 'APP_UNAVAILABLE', route.message);
-      return;
-    }
+    const { visitor, route } = admitted;
     forwardUpgrade({
       req,
       socket,
