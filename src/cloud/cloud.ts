@@ -141,7 +141,7 @@ export class Cloud {
             ...(s.store.caFile ? { caPem: readFileSync(s.store.caFile, 'utf8') } : {}),
           }
         : undefined,
-      peer: s.peer.socket ? { socket: s.peer.socket, mirror: s.peer.mirror } : undefined,
+      peer: { socket: s.peer.socket, mirror: s.peer.mirror },
       dockerSocket: s.dockerSocket,
       platform: parsePlatform(s.peer.platform),
       dockerAvailable: docker.available,
@@ -152,7 +152,7 @@ export class Cloud {
     registerCloudAuthRoutes(api, auth, s);
     registerCertificateRoutes(api, { store: certificates, acme, audit: auth.audit });
     this.apps.registerRoutes(api, { domain: s.domain, publicPort: s.publicPort });
-    registerSettingsRoutes(api, { settings: s, docker, store: () => this.apps?.storeStatus() });
+    registerSettingsRoutes(api, { settings: s, docker, store: async () => this.apps?.storeStatus() });
     registerConsoleRoutes(api, { webRoot: this.options.webRoot ?? defaultWebRoot() });
     await api.ready();
     this.api = api;

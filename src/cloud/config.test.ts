@@ -32,11 +32,17 @@ describe('cloud config', () => {
   it('names a bad key', () => {
     const bad = loadConfig(CloudConfigSchema, { env: {}, flags: { domain: 'not a domain' } });
     assert.throws(() => resolveCloudSettings(bad), /'domain'/);
+    const peer = { 'peer.socket': '/run/warren/peer.sock', 'peer.mirror': '127.0.0.1:5000' };
     const storeWithoutKey = loadConfig(CloudConfigSchema, {
       env: {},
-      flags: { 'store.url': 'https://store:8444' },
+      flags: { 'store.url': 'https://store:8444', ...peer },
     });
     assert.throws(() => resolveCloudSettings(storeWithoutKey), /'store\.keyFile'/);
+    const storeWithoutPeer = loadConfig(CloudConfigSchema, {
+      env: {},
+      flags: { 'store.url': 'https://store:8444', 'store.keyFile': 'k.pub', 'peer.socket': '/run/p.sock' },
+    });
+    assert.throws(() => resolveCloudSettings(storeWithoutPeer), /'peer\.mirror'/);
     const plainStore = loadConfig(CloudConfigSchema, {
       env: {},
       flags: { 'store.url': 'http://store:8444', 'store.keyFile': 'k.pub' },

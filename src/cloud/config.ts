@@ -136,6 +136,13 @@ export function resolveCloudSettings(config: CloudConfig): CloudSettings {
   if (config.store.url && !/^https:\/\/[^\s/]+/.test(config.store.url)) {
     throw new WarrenError('CONFIG_INVALID', "configuration key 'store.url': must be https://host:port", 400);
   }
+  if (config.store.url && (!config.peer.socket || !config.peer.mirror)) {
+    throw new WarrenError(
+      'CONFIG_INVALID',
+      `configuration key '${config.peer.socket ? 'peer.mirror' : 'peer.socket'}': installs from the store go through the local peer (its API socket and its registry mirror)`,
+      400,
+    );
+  }
   if (config.store.url && !config.store.keyFile) {
     throw new WarrenError(
       'CONFIG_INVALID',

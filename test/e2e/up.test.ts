@@ -180,6 +180,14 @@ describe('warren up', () => {
       (storeApps.json.apps as Array<{ id: string; official: boolean }>).map((a) => [a.id, a.official]),
       [['hello', true]],
     );
+    // The settings page: the store configured, the serial of the index just accepted, Docker's state in words.
+    const settings = await cloudCall('GET', '/api/v1/settings', undefined, session);
+    assert.equal(settings.status, 200, settings.text);
+    assert.equal(settings.json.console_url, consoleOrigin);
+    assert.equal(settings.json.store.configured, true);
+    assert.equal(settings.json.store.serial, storeApps.json.serial);
+    assert.equal(typeof settings.json.docker.available, 'boolean');
+    assert.ok(settings.json.docker.message.length > 0);
 
     // A second start on the same data: same CA, certificates kept, no new password.
     await kill(up);

@@ -27,23 +27,26 @@ export interface AppServicesOptions {
   caps: SandboxCaps;
   /** The App Store and its pinned key; undefined: installs answer that no store is configured. */
   store: { url: string; key: Uint8Array; caPem?: string } | undefined;
-  /** The local peer: its API socket (release zips) and registry mirror (images). */
-  peer: { socket: string; mirror: string } | undefined;
+  /** The local peer: its API socket (release zips) and registry mirror host:port (images); config requires both with a store. */
+  peer: { socket: string; mirror: string };
   dockerSocket: string;
   platform: Platform;
   /** False: reconcile is skipped (nothing to reconcile against) and installs fail with Docker's error. */
   dockerAvailable: boolean;
 }
 
+/** The store as this instance sees it: configured, the serial of the index it last accepted, the last refusal. */
+export interface StoreStatus {
+  configured: boolean;
+  serial: number | null;
+  error: { code: string; message: string } | null;
+}
+
 export interface AppServices {
   installer: Installer;
   reconcileReport: ReconcileReport | undefined;
   route(appId: string): Promise<AppRoute | undefined>;
-  storeStatus(): {
-    configured: boolean;
-    serial: number | null;
-    error: { code: string; message: string } | null;
-  };
+  storeStatus(): Promise<StoreStatus>;
   registerRoutes(app: RestApp, where: { domain: string; publicPort: number }): void;
   close(): Promise<void>;
 }
@@ -86,12 +89,12 @@ export async function startAppServices(o: AppServicesOptions): Promise<AppServic
       })
     : undefined;
   const source = index ?? noStore;
-  // Without a configured peer the client points nowhere, and each install
-  // fails with PEER_UNREACHABLE naming the socket setting.
-  const peer = new PeerApiClient(o.peer?.socket || '/nonexistent/peer.socket (set peer.socket)');
+  // Without a store nothing reaches the peer: an install stops at the index
+  // (STORE_NOT_CONFIGURED); with one, the configuration requires both peer settings.
+  const peer = new PeerApiClient(o.peer.socket);
   const releases = new ReleaseFetcher({ dataDir: o.dataDir, peer, store: source });
   const images = new PeerImages({
-    mirror: o.peer?.mirror ? `http://${o.peer.mirror}` : 'http://127.0.0.1:9',
+    mirror: `http://${o.peer.mirror}`,
     dockerSocket: o.dockerSocket,
     platform: o.platform,
   });
@@ -119,9 +122,9 @@ export async function startAppServices(o: AppServicesOptions): Promise<AppServic
     installer,
     reconcileReport,
     route: (appId) => installer.route(appId),
-    storeStatus: () => ({
+    storeStatus: async () => ({
       configured: index !== undefined,
-      serial: null,
+      serial: (await index?.lastAccepted())?.index.serial ?? null,
       error: index?.lastError ? { code: index.lastError.code, message: index.lastError.message } : null,
     }),
     registerRoutes(app, where) {
@@ -132,7 +135,7 @@ export async function startAppServices(o: AppServicesOptions): Promise<AppServic
         domain: where.domain,
         publicPort: where.publicPort,
       });
-      registerStoreRoutes(app, { index: source as StoreIndexClient, installer, releases, caps: o.caps });
+      registerStoreRoutes(app, { index: source, installer, releases, caps: o.caps });
     },
     async close() {
       await installer.close();

@@ -1,14 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { RestApp } from '../../core/http/app.js';
+import type { StoreStatus } from '../apps/app-services.js';
 import type { CloudSettings } from '../config.js';
 
 export interface SettingsRouteDeps {
   settings: CloudSettings;
   docker: { available: boolean; message: string };
   /** The store index's state, when a store is configured. */
-  store():
-    | { configured: boolean; serial: number | null; error: { code: string; message: string } | null }
-    | undefined;
+  store(): Promise<StoreStatus | undefined>;
 }
 
 const Settings = Type.Object({
@@ -33,7 +32,7 @@ export function registerSettingsRoutes(app: RestApp, deps: SettingsRouteDeps): v
       domain: settings.domain,
       console_url: settings.consoleOrigin,
       docker: deps.docker,
-      store: deps.store() ?? { configured: false, serial: null, error: null },
+      store: (await deps.store()) ?? { configured: false, serial: null, error: null },
       caps: {
         memory_bytes: settings.caps.memoryBytes,
         cpus: settings.caps.cpus,
