@@ -91,7 +91,11 @@ describe('the console, end to end in Chromium', { skip, timeout: 900_000 }, () =
     const context = await newContext(browser, { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     await page.goto(`${origin}/`);
+    // A wrong password first: the real API's refusal, in words.
     await page.getByLabel('Name').fill('admin');
+    await page.getByLabel('Password').fill('not-the-admin-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('The name or password is wrong.').waitFor();
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
