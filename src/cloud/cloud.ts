@@ -54,6 +54,7 @@ export class Cloud {
   private certificates: CertificateStore | undefined;
   private apps: AppServices | undefined;
   private authServices: CloudAuth | undefined;
+  private engine: DockerEngine | undefined;
   private oneTimeAdminPassword: string | undefined;
   private report: ReconcileReport | undefined;
 
@@ -118,6 +119,7 @@ export class Cloud {
     });
 
     const engine = new DockerEngine({ socketPath: s.dockerSocket });
+    this.engine = engine;
     const docker = await dockerAvailability(engine, s.dockerSocket);
     if (!docker.available) this.log.warn({ socket: s.dockerSocket }, docker.message);
     const sandbox = new DockerSandbox({
@@ -143,6 +145,7 @@ export class Cloud {
         : undefined,
       peer: { socket: s.peer.socket, mirror: s.peer.mirror },
       dockerSocket: s.dockerSocket,
+      engine,
       platform: parsePlatform(s.peer.platform),
       dockerAvailable: docker.available,
     });
@@ -197,6 +200,8 @@ export class Cloud {
     this.certificates?.stop();
     await this.apps?.close();
     this.apps = undefined;
+    await this.engine?.close();
+    this.engine = undefined;
     await this.api?.close();
     this.api = undefined;
     await this.database?.close();

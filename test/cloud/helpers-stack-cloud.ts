@@ -84,7 +84,7 @@ export async function openTestCloud(
   const releases = new ReleaseFetcher({ dataDir: data, peer, store: index });
   const engine = new DockerEngine({ socketPath: stack.dockerd.socket });
   const sandbox = new DockerSandbox({ engine, caps: CAPS, instanceId: INSTANCE_ID, log });
-  const images = new PeerImages({ mirror: stack.mirror, dockerSocket: stack.dockerd.socket });
+  const images = new PeerImages({ mirror: stack.mirror, dockerSocket: stack.dockerd.socket, engine });
   const installer = new Installer({
     db: database.db,
     log,

@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log.js';
 import type { Platform } from '../../core/oci/media-types.js';
 import type { AppAccess } from '../auth/access.js';
 import type { CloudDatabase } from '../db/schema.js';
+import type { DockerEngine } from '../docker/engine.js';
 import type { AppRoute } from '../gateway/types.js';
 import { registerAppsRoutes } from '../routes/apps.js';
 import { registerStoreRoutes } from '../routes/store.js';
@@ -30,6 +31,8 @@ export interface AppServicesOptions {
   /** The local peer: its API socket (release zips) and registry mirror host:port (images); config requires both with a store. */
   peer: { socket: string; mirror: string };
   dockerSocket: string;
+  /** The Engine API client the sandbox uses too. */
+  engine: DockerEngine;
   platform: Platform;
   /** False: reconcile is skipped (nothing to reconcile against) and installs fail with Docker's error. */
   dockerAvailable: boolean;
@@ -96,6 +99,7 @@ export async function startAppServices(o: AppServicesOptions): Promise<AppServic
   const images = new PeerImages({
     mirror: `http://${o.peer.mirror}`,
     dockerSocket: o.dockerSocket,
+    engine: o.engine,
     platform: o.platform,
   });
   const installer = new Installer({

@@ -1,7 +1,7 @@
-import { Client } from 'undici';
-import { errorMessage, WarrenError } from '../../core/errors.js';
+import { WarrenError } from '../../core/errors.js';
 import { type PullResult, pullImage } from '../../core/oci/image-loader.js';
 import type { Platform } from '../../core/oci/media-types.js';
+import type { DockerEngine } from '../docker/engine.js';
 
 /*
  * An app's images go into Docker Engine through the local peer's registry
@@ -21,8 +21,10 @@ export interface AppImages {
 export interface PeerImagesOptions {
   /** The local peer's registry mirror, e.g. http://127.0.0.1:5000. */
   mirror: string;
-  /** Docker Engine's unix socket. */
+  /** Docker Engine's unix socket (the image loader posts the image to it). */
   dockerSocket: string;
+  /** The Engine API client (is an image there?). */
+  engine: Pick<DockerEngine, 'imageInspect'>;
   platform?: Platform;
   /** Called after each pull (tests, progress logs). */
   onPulled?(reference: string, result: PullResult): void;
@@ -31,15 +33,7 @@ export interface PeerImagesOptions {
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 export class PeerImages implements AppImages {
-  private readonly docker: Client;
-
-  constructor(private readonly options: PeerImagesOptions) {
-    this.docker = new Client('http://docker', {
-      socketPath: options.dockerSocket,
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
-  }
+  constructor(private readonly options: PeerImagesOptions) {}
 
   async load(reference: string, signal?: AbortSignal): Promise<string> {
     const result = await pullImage({
@@ -62,19 +56,11 @@ export class PeerImages implements AppImages {
 
   async has(imageId: string): Promise<boolean> {
     if (!IMAGE_ID.test(imageId)) return false;
-    let res: Awaited<ReturnType<Client['request']>>;
-    try {
-      res = await this.docker.request({ method: 'GET', path: `/images/${imageId}/json` });
-    } catch (err) {
-      throw new WarrenError('DOCKER_UNREACHABLE', `Docker Engine did not answer: ${errorMessage(err)}`, 503);
-    }
-    await res.body.dump();
-    if (res.statusCode === 200) return true;
-    if (res.statusCode === 404) return false;
-    throw new WarrenError('DOCKER_ERROR', `Docker answered ${res.statusCode} for image ${imageId}`, 502);
+    return (await this.options.engine.imageInspect(imageId)) !== undefined;
   }
 
+  /** Nothing of its own to close: the engine client is the sandbox's. */
   close(): Promise<void> {
-    return this.docker.close();
+    return Promise.resolve();
   }
 }
